@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { TIERS, type Tier } from '../domain/tier.js';
+import { configSchema, type Config } from './schema.js';
+import { SecretSource } from './secrets.js';
+
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly path: string;
+  /** One source per tier; compose hands a backend only its own tier's. */
+  readonly secrets: Readonly<Record<Tier, SecretSource>>;
+}
+
+export interface LoadOverrides {
+  port?: number;
+}
+
+/** A config that failed validation. Each message is `path: reason`. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(file: string, problems: string[]) {
+    super(`${file}: invalid config\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/**
+ * Reads, validates and freezes the config. This module is the only reader of
+ * process.env: PERIMETER_PORT, and the per-tier secret env vars.
+ */
+export function loadConfig(path: string, overrides: LoadOverrides = {}, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  const config = parseConfig(text, path, { ...overrides, port: overrides.port ?? portFromEnv(env, path) });
+  const secrets = Object.freeze(
+    Object.fromEntries(TIERS.map((t) => [t, new SecretSource(t, config.secrets[t], env)])) as Record<Tier, SecretSource>,
+  );
+  return Object.freeze({ config, path, secrets });
+}
+
+function portFromEnv(env: NodeJS.ProcessEnv, path: string): number | undefined {
+  const raw = env.PERIMETER_PORT;
+  if (raw === undefined || raw === '') return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(path, [`PERIMETER_PORT: expected an integer from 0 to 65535, got "${raw}"`]);
+  }
+  return port;
+}
+
+/** Parses YAML text into a frozen, validated config. */
+export function parseConfig(text: string, file = '<config>', overrides: LoadOverrides = {}): Config {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(file, doc.errors.map((e) => `yaml: ${e.message.split('\n')[0] ?? e.message}`));
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  const result = configSchema.safeParse(raw ?? {}, { reportInput: true });
+  if (!result.success) throw new ConfigError(file, formatIssues(result.error.issues));
+  const config = result.data;
+  if (overrides.port !== undefined) config.server.port = overrides.port;
+  return deepFreeze(config);
+}
+
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => `${formatPath(issue.path)}: ${describe(issue)}`);
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_value':
+      return `expected one of ${issue.values.map(String).join('|')}`;
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    case 'invalid_type':
+      return `expected ${issue.expected}${issue.input === undefined ? ', but it is missing' : `, got ${typeName(issue.input)}`}`;
+    default:
+      return issue.message;
+  }
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

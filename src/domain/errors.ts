@@ -1,0 +1,66 @@
+/**
+ * The gateway's one error model. Codes are stable snake_case strings that clients
+ * may switch on; the status table is the single place they map to HTTP.
+ */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  authentication_failed: 401,
+  forbidden: 403,
+  not_found: 404,
+  model_not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  client_closed_request: 499,
+  internal_error: 500,
+  not_implemented: 501,
+  upstream_error: 502,
+  upstream_unavailable: 503,
+  capacity_exhausted: 503,
+  upstream_timeout: 504,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface GatewayErrorOptions {
+  /** Dotted path of the offending request field, when there is one. */
+  param?: string;
+  /** Whether the router may try again elsewhere (before any byte reached the client). */
+  retryable?: boolean;
+  /** Seconds the client should wait, sent as Retry-After. */
+  retryAfter?: number;
+  /** Status the upstream answered with, kept for records; never shown as ours. */
+  upstreamStatus?: number;
+  cause?: unknown;
+}
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly param: string | undefined;
+  readonly retryable: boolean;
+  readonly retryAfter: number | undefined;
+  readonly upstreamStatus: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.param = options.param;
+    this.retryable = options.retryable ?? false;
+    this.retryAfter = options.retryAfter;
+    this.upstreamStatus = options.upstreamStatus;
+  }
+}
+
+export function isGatewayError(value: unknown): value is GatewayError {
+  return value instanceof GatewayError;
+}
+
+/** Anything thrown that is not already a GatewayError becomes an opaque internal error. */
+export function toGatewayError(value: unknown): GatewayError {
+  if (value instanceof GatewayError) return value;
+  return new GatewayError('internal_error', 'internal error', { cause: value });
+}

@@ -1,0 +1,4 @@
+export * from './chat.js';
+export * from './errors.js';
+export * from './json.js';
+export * from './tier.js';
