@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
 import { TIERS, type Tier } from '../domain/tier.js';
+import { formatIssues } from './issues.js';
 import { configSchema, type Config } from './schema.js';
 import { SecretSource } from './secrets.js';
 
@@ -37,6 +37,16 @@ export function loadConfig(path: string, overrides: LoadOverrides = {}, env: Nod
   } catch (err) {
     throw new ConfigError(path, [`cannot read file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
+  return loadConfigText(text, path, overrides, env);
+}
+
+/** As loadConfig, from YAML text already in hand (tests, admin reloads). */
+export function loadConfigText(
+  text: string,
+  path: string,
+  overrides: LoadOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
   const config = parseConfig(text, path, { ...overrides, port: overrides.port ?? portFromEnv(env, path) });
   const secrets = Object.freeze(
     Object.fromEntries(TIERS.map((t) => [t, new SecretSource(t, config.secrets[t], env)])) as Record<Tier, SecretSource>,
@@ -66,38 +76,6 @@ export function parseConfig(text: string, file = '<config>', overrides: LoadOver
   const config = result.data;
   if (overrides.port !== undefined) config.server.port = overrides.port;
   return deepFreeze(config);
-}
-
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((issue) => `${formatPath(issue.path)}: ${describe(issue)}`);
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else out += out === '' ? String(key) : `.${String(key)}`;
-  }
-  return out === '' ? '(root)' : out;
-}
-
-function describe(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'invalid_value':
-      return `expected one of ${issue.values.map(String).join('|')}`;
-    case 'unrecognized_keys':
-      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-    case 'invalid_type':
-      return `expected ${issue.expected}${issue.input === undefined ? ', but it is missing' : `, got ${typeName(issue.input)}`}`;
-    default:
-      return issue.message;
-  }
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  return typeof value;
 }
 
 function deepFreeze<T>(value: T): T {

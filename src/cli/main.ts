@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/loader.js';
+import { serve } from '../main.js';
+import { startSimulator, type SimulatorHandle } from '../simulator/index.js';
+import { simulateConfigBackends } from './simulate.js';
+import { validateConfigFile } from './validate.js';
+
+const USAGE = `perimeter — a hybrid AI gateway that routes on data sensitivity
+
+Usage:
+  perimeter serve    --config perimeter.yaml [--port N]   run the gateway
+  perimeter validate <file> [--check-secrets]             check a config; exit 1 on errors
+  perimeter simulate --config <file>                      simulated backends for a config's loopback URLs
+  perimeter simulate --port N [--name NAME]               one simulated backend
+  perimeter demo     [--port N]                           simulated tiers + gateway on examples/demo.yaml
+`;
+
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+function port(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port: expected an integer from 0 to 65535, got "${value}"`);
+  return n;
+}
+
+class UsageError extends Error {}
+
+function onShutdown(close: () => Promise<unknown>): void {
+  const stop = (): void => {
+    void close().finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, port: { type: 'string' } } });
+      const configPath = values.config ?? 'perimeter.yaml';
+      const p = port(values.port);
+      await serve(configPath, p === undefined ? {} : { port: p });
+      return -1;
+    }
+    case 'validate': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { config: { type: 'string', short: 'c' }, 'check-secrets': { type: 'boolean' } },
+      });
+      const file = positionals[0] ?? values.config;
+      if (file === undefined) throw new UsageError('validate: name the config file');
+      const result = validateConfigFile(file, values['check-secrets'] === true);
+      (result.ok ? process.stdout : process.stderr).write(`${result.lines.join('\n')}\n`);
+      return result.ok ? 0 : 1;
+    }
+    case 'simulate': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { config: { type: 'string', short: 'c' }, port: { type: 'string' }, name: { type: 'string' } },
+      });
+      let sims: SimulatorHandle[];
+      if (values.config !== undefined) sims = await simulateConfigBackends(loadConfig(values.config).config);
+      else sims = [await startSimulator({ port: port(values.port) ?? 9101, name: values.name ?? 'sim' })];
+      for (const s of sims) process.stdout.write(`simulator ${s.name} on ${s.url}\n`);
+      onShutdown(() => Promise.all(sims.map((s) => s.close())));
+      return -1;
+    }
+    case 'demo': {
+      const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, config: { type: 'string' } } });
+      const configPath = values.config ?? join(packageRoot, 'examples', 'demo.yaml');
+      if (!existsSync(configPath)) throw new UsageError(`demo config not found: ${configPath}`);
+      const sims = await simulateConfigBackends(loadConfig(configPath).config, { ttftMs: 40, tokensPerSecond: 80 });
+      const p = port(values.port);
+      const running = await serve(configPath, p === undefined ? {} : { port: p });
+      const url = running.url;
+      process.stdout.write(
+        [
+          '',
+          `Perimeter demo is running. Gateway: ${url}`,
+          ...sims.map((s) => `  simulated ${s.name.padEnd(13)} ${s.url}   (what it received: ${s.url}/_sim/received)`),
+          '',
+          'Try:',
+          `  curl -s ${url}/v1/models | jq '.data[] | {id, perimeter}'`,
+          `  curl -s ${url}/v1/chat/completions -H 'content-type: application/json' \\`,
+          `    -d '{"model":"llama-3.1-8b-instruct","messages":[{"role":"user","content":"Hello"}]}' -i`,
+          '',
+          `OpenAI SDK: new OpenAI({ baseURL: '${url}/v1', apiKey: 'demo' })`,
+          `Anthropic SDK: new Anthropic({ baseURL: '${url}', apiKey: 'demo' })`,
+          'Ctrl-C stops everything.',
+          '',
+        ].join('\n'),
+      );
+      const stopSims = (): void => {
+        void Promise.all(sims.map((s) => s.close()));
+      };
+      process.once('SIGTERM', stopSims);
+      process.once('SIGINT', stopSims);
+      return -1;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 1 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    // -1: a server is running and the process lives until a signal.
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) process.stderr.write(`perimeter: ${err.message}\n\n${USAGE}`);
+    else if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+    else if (err instanceof Error && 'code' in err && err.code === 'EADDRINUSE') process.stderr.write(`perimeter: ${err.message}\n`);
+    else process.stderr.write(`perimeter: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

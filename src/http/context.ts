@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RequestContext } from '../pipeline/context.js';
+import type { WireProtocol } from './errors.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Keeps a caller's x-request-id when it is a plain token, so traces join up; otherwise mints one. */
+export function requestIdFor(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/**
+ * Builds the per-request context. The abort fires when the client's connection
+ * closes before the response finished, which is what cancels the upstream call.
+ */
+export function createContext(request: FastifyRequest, reply: FastifyReply): RequestContext {
+  const controller = new AbortController();
+  const res = reply.raw;
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  const ctx: RequestContext = { requestId: request.id, signal: controller.signal, receivedAt: performance.now(), route: undefined };
+  request.perimeter = ctx;
+  return ctx;
+}
+
+export function perimeterHeaders(requestId: string, ctx: RequestContext | null | undefined): Record<string, string> {
+  const route = ctx?.route;
+  return {
+    'x-request-id': requestId,
+    'x-perimeter-tier': route?.tier ?? 'none',
+    'x-perimeter-backend': route?.backendId ?? 'none',
+    'x-perimeter-model': route?.model ?? 'none',
+  };
+}
+
+export function protocolOf(request: FastifyRequest): WireProtocol {
+  if (request.url.startsWith('/v1/messages')) return 'anthropic';
+  if (request.url.startsWith('/v1/models') && request.headers['anthropic-version'] !== undefined) return 'anthropic';
+  return 'openai';
+}
+
+export type RawResponse = ServerResponse;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    perimeter: RequestContext | null;
+  }
+}

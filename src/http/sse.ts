@@ -1,0 +1,80 @@
+import type { ServerResponse } from 'node:http';
+import type { Chunk } from '../domain/chat.js';
+import { toGatewayError, type GatewayError } from '../domain/errors.js';
+
+/** Turns internal chunks into one protocol's SSE frames. One instance per response. */
+export interface StreamEncoder {
+  /** Frames for this chunk; may be '' when the protocol has nothing to say for it. */
+  chunk(chunk: Chunk): string;
+  /** Frames that close a stream that completed normally. */
+  end(): string;
+  /** The final frame when the stream fails after it has started. */
+  error(error: GatewayError): string;
+}
+
+export interface StreamOutcome {
+  /** True when every chunk was delivered and the closing frames were written. */
+  completed: boolean;
+  /** Set when the upstream failed mid-stream. */
+  error?: GatewayError;
+}
+
+/**
+ * Writes an already-started chunk stream to the client as SSE. The first chunk has
+ * been pulled by the caller (so upstream refusals could still become a status code),
+ * and is written first. A failure after headers becomes a final error frame, never
+ * a silent truncation; a client that goes away stops the loop, and the caller's
+ * abort signal closes the upstream.
+ */
+export async function writeSse(
+  res: ServerResponse,
+  first: Chunk,
+  rest: AsyncIterator<Chunk>,
+  encoder: StreamEncoder,
+): Promise<StreamOutcome> {
+  let pending = encoder.chunk(first);
+  try {
+    for (;;) {
+      if (res.destroyed) return { completed: false };
+      const next = await rest.next();
+      if (next.done === true) break;
+      const frames = encoder.chunk(next.value);
+      if (frames === '') continue;
+      // Coalesce what arrived while the socket was busy into one write.
+      pending += frames;
+      if (!res.write(pending)) {
+        pending = '';
+        await drained(res);
+      } else {
+        pending = '';
+      }
+    }
+  } catch (err) {
+    const error = toGatewayError(err);
+    if (!res.destroyed) res.end(pending + encoder.error(error));
+    return { completed: false, error };
+  }
+  if (res.destroyed) return { completed: false };
+  res.end(pending + encoder.end());
+  return { completed: true };
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+export function sseData(payload: unknown): string {
+  return `data: ${JSON.stringify(payload)}\n\n`;
+}
+
+export function sseEvent(event: string, payload: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`;
+}

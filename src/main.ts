@@ -1,0 +1,57 @@
+import { compose, type ComposeOptions, type Gateway } from './compose.js';
+import { loadConfig, type LoadOverrides } from './config/loader.js';
+
+export interface RunningGateway {
+  readonly gateway: Gateway;
+  /** e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  /** Stops accepting, lets in-flight requests (streams included) finish up to the drain deadline, then closes. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts a composed gateway listening on its configured address. */
+export async function listen(gateway: Gateway): Promise<RunningGateway> {
+  const { app } = gateway.http;
+  const { host, port, drainTimeoutMs } = gateway.config.server;
+  await app.listen({ host, port });
+  const address = app.server.address();
+  const bound = typeof address === 'object' && address !== null ? address.port : port;
+  let closing: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    closing ??= (async () => {
+      gateway.http.setDraining();
+      // Past the deadline, open streams are cut so shutdown cannot hang forever.
+      const deadline = setTimeout(() => app.server.closeAllConnections(), drainTimeoutMs);
+      deadline.unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(deadline);
+        await gateway.closeProviders();
+      }
+    })();
+    return closing;
+  };
+  return { gateway, url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`, shutdown };
+}
+
+/** Entry: load config → compose → serve; drain on SIGTERM/SIGINT. */
+export async function serve(configPath: string, overrides: LoadOverrides = {}, options: ComposeOptions = {}): Promise<RunningGateway> {
+  const loaded = loadConfig(configPath, overrides);
+  const running = await listen(compose(loaded, options));
+  const { logger } = running.gateway;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, 'draining');
+    running.shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err: err instanceof Error ? err.name : 'unknown' }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  logger.info({ url: running.url, backends: running.gateway.config.backends.length }, 'perimeter listening');
+  return running;
+}

@@ -1,0 +1,24 @@
+import type { Tier } from '../domain/tier.js';
+
+/** Where a request went. Filled in by the pipeline as soon as a backend is chosen. */
+export interface RouteInfo {
+  readonly backendId: string;
+  readonly tier: Tier;
+  readonly region: string;
+  /** The model id the client used and /v1/models lists. */
+  readonly model: string;
+  readonly upstreamModel: string;
+}
+
+/**
+ * Per-request state that crosses layers. It carries no wire types and no framework
+ * objects, so everything below http/ can use it.
+ */
+export interface RequestContext {
+  readonly requestId: string;
+  /** Aborted when the client disconnects; passed to the upstream call. */
+  readonly signal: AbortSignal;
+  /** performance.now() when the request arrived. */
+  readonly receivedAt: number;
+  route: RouteInfo | undefined;
+}

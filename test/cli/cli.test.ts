@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import OpenAI from 'openai';
+import { cliPath, repoRoot } from '../helpers/paths.js';
+
+function perimeter(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('perimeter CLI', () => {
+  it('validate: ok for the demo config', () => {
+    const r = perimeter('validate', join(repoRoot, 'examples', 'demo.yaml'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /ok \(4 backends — on-prem: 1, private-cloud: 1, public-api: 2; 6 models\)/);
+  });
+
+  it('validate: exits non-zero with path: reason lines', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'perimeter-cli-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'backends:\n  - { id: a, tier: moon, region: eu, protocol: openai, baseUrl: "http://h/v1", models: [{ id: m }] }\n');
+    const r = perimeter('validate', file);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /backends\[0\]\.tier: expected one of on-prem\|private-cloud\|public-api/);
+  });
+
+  it('validate --check-secrets: names a missing secret without failing plain validation', () => {
+    const plain = perimeter('validate', join(repoRoot, 'examples', 'reference.yaml'));
+    assert.equal(plain.status, 0, plain.stderr);
+    const checked = perimeter('validate', '--check-secrets', join(repoRoot, 'examples', 'reference.yaml'));
+    assert.equal(checked.status, 1);
+    assert.match(checked.stderr, /backends\[1\]\.credentials: env:PERIMETER_PRIVATE_CLOUD_AZURE_KEY: environment variable is not set/);
+  });
+
+  it('prints usage and fails on an unknown command', () => {
+    const r = perimeter('frobnicate');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /unknown command "frobnicate"/);
+  });
+
+  it('demo: starts three simulated tiers and a gateway that answers', async () => {
+    const child = spawn(process.execPath, [cliPath, 'demo', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        const timer = setTimeout(() => reject(new Error(`demo did not start: ${out}`)), 20_000);
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /Gateway: (http:\/\/[^\s]+)/.exec(out);
+          if (m?.[1] !== undefined) {
+            clearTimeout(timer);
+            resolve(m[1]);
+          }
+        });
+        child.on('exit', (code) => reject(new Error(`demo exited ${String(code)}: ${out}`)));
+      });
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'demo', maxRetries: 0 });
+      const tiers = new Set<string>();
+      for await (const m of client.models.list()) tiers.add((m as unknown as { perimeter: { tier: string } }).perimeter.tier);
+      assert.deepEqual([...tiers].sort(), ['on-prem', 'private-cloud', 'public-api']);
+      const reply = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'demo works' }] });
+      assert.equal(reply.choices[0]?.message.content, 'You said: demo works');
+      const received = (await (await fetch('http://127.0.0.1:9102/_sim/received')).json()) as unknown[];
+      assert.ok(received.length >= 1, 'the private-cloud simulator recorded the call');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+});
