@@ -176,14 +176,15 @@ describe('bad input and failures get a clear error in the client envelope', () =
       { signal: controller.signal },
     );
     let chunks = 0;
-    await assert.rejects(
-      (async () => {
-        for await (const _chunk of stream) {
-          chunks += 1;
-          controller.abort();
-        }
-      })(),
-    );
+    // The SDK either ends the iteration quietly or throws an abort error; both are fine here.
+    try {
+      for await (const _chunk of stream) {
+        chunks += 1;
+        controller.abort();
+      }
+    } catch (err) {
+      assert.ok(err instanceof Error && /abort/i.test(err.name + err.message), String(err));
+    }
     assert.ok(chunks >= 1);
     const aborted = await eventually(() => stack.sims.onPrem.received().some((r) => r.aborted));
     assert.ok(aborted, 'the simulated upstream saw its connection closed');

@@ -1,0 +1,2 @@
+export { startSimulator } from './server.js';
+export type { ReceivedRequest, SimulatorHandle, SimulatorOptions } from './types.js';
