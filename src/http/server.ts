@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { GatewayError } from '../domain/errors.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
@@ -26,7 +26,8 @@ export function createHttpServer(options: HttpOptions): HttpServer {
   const fastifyLogger: FastifyBaseLogger = logger;
   const app: FastifyInstance = Fastify({
     loggerInstance: fastifyLogger,
-    disableRequestLogging: true,
+    // Per-request lines would be framework-shaped and could carry URLs; records cover requests instead.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
     genReqId: requestIdFor,
     return503OnClosing: true,
@@ -35,6 +36,8 @@ export function createHttpServer(options: HttpOptions): HttpServer {
     keepAliveTimeout: 65_000,
   });
   app.decorateRequest('perimeter', null);
+  // JSON only: any other body type is refused with 415 rather than parsed as text.
+  app.removeContentTypeParser(['text/plain']);
   let draining = false;
   const startedAt = Math.floor(Date.now() / 1000);
 
