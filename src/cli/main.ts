@@ -15,7 +15,7 @@ Usage:
   perimeter serve    --config perimeter.yaml [--port N]   run the gateway
   perimeter validate <file> [--check-secrets]             check a config; exit 1 on errors
   perimeter simulate --config <file>                      simulated backends for a config's loopback URLs
-  perimeter simulate --port N [--name NAME]               one simulated backend
+  perimeter simulate --port N [--name NAME] [--no-record] one simulated backend
   perimeter demo     [--port N]                           simulated tiers + gateway on examples/demo.yaml
 `;
 
@@ -63,11 +63,18 @@ async function run(argv: string[]): Promise<number> {
     case 'simulate': {
       const { values } = parseArgs({
         args: rest,
-        options: { config: { type: 'string', short: 'c' }, port: { type: 'string' }, name: { type: 'string' } },
+        options: {
+          config: { type: 'string', short: 'c' },
+          port: { type: 'string' },
+          name: { type: 'string' },
+          'no-record': { type: 'boolean' },
+        },
       });
+      // Benchmarks turn recording off so the upstream costs as little as possible.
+      const record = values['no-record'] !== true;
       let sims: SimulatorHandle[];
-      if (values.config !== undefined) sims = await simulateConfigBackends(loadConfig(values.config).config);
-      else sims = [await startSimulator({ port: port(values.port) ?? 9101, name: values.name ?? 'sim' })];
+      if (values.config !== undefined) sims = await simulateConfigBackends(loadConfig(values.config).config, { record });
+      else sims = [await startSimulator({ port: port(values.port) ?? 9101, name: values.name ?? 'sim', record })];
       for (const s of sims) process.stdout.write(`simulator ${s.name} on ${s.url}\n`);
       onShutdown(() => Promise.all(sims.map((s) => s.close())));
       return -1;

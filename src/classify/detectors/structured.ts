@@ -1,0 +1,408 @@
+import { isIP } from 'node:net';
+import { electronicFormatIBAN, isValidIBAN, getCountrySpecifications } from 'ibantools';
+import { findPhoneNumbersInText, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import validator from 'validator';
+import { allSameDigit, base58Check, bech32Check, luhn } from '../checksums.js';
+import { scanWindows, type Window } from '../digit-runs.js';
+import {
+  F_ALNUM, F_AT, F_COLON, F_DASH, F_DIGIT, F_DIGITS7, F_DOT, F_UPPER, type Detector, type ScanContext, wordSet,
+} from '../scan-context.js';
+import type { Candidate } from '../types.js';
+
+/** Added when a candidate is the whole field value (see ScanContext.standalone). */
+export const STANDALONE_BOOST = 0.2;
+/** Words that say a number is something else (a book, a hash, a build). */
+const ANTI = wordSet('isbn doi sha sha1 sha256 commit hash checksum uuid guid version build issn');
+
+function cand(entity: string, start: number, end: number, score: number, detector: string): Candidate {
+  return { entity, start, end, score: score > 1 ? 1 : score, detector };
+}
+
+function numericScore(ctx: ScanContext, base: number, w: { start: number; end: number }, context: ReadonlySet<string>): number {
+  let s = ctx.score(base, w.start, w.end, context);
+  if (ctx.standalone(w.start, w.end)) s += STANDALONE_BOOST;
+  if (ctx.near(w.start, w.end, ANTI, 24, 8)) s -= 0.4;
+  return s;
+}
+
+// ---------------------------------------------------------------- email
+const EMAIL = /(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{2,59})(?![\w-])/g;
+export const emailDetector: Detector = {
+  id: 'email.address',
+  entities: ['EMAIL_ADDRESS'],
+  needs: F_AT,
+  detect(ctx, out) {
+    EMAIL.lastIndex = 0;
+    for (let m = EMAIL.exec(ctx.text); m !== null; m = EMAIL.exec(ctx.text)) {
+      // validator.isEmail is the RFC-shape check; the regex only finds candidates.
+      if (validator.isEmail(m[0], { allow_utf8_local_part: false })) out.push(cand('EMAIL_ADDRESS', m.index, m.index + m[0].length, 0.95, this.id));
+    }
+  },
+};
+
+// ---------------------------------------------------------------- URL
+// TLDs accepted on a bare domain (no scheme, no www.). Country codes that are also common
+// file extensions (py, sh, md, rs, pl, ts…) are left out: `setup.py` is not a URL.
+const BARE_TLDS = new Set(
+  ('com org net edu gov mil int io ai co app dev info biz me tv us uk de fr es it nl be ch at se no dk fi ie pt gr ' +
+    'il in jp cn kr au nz ca br mx ar za ru ua tr eu asia site online tech store cloud xyz page blog news')
+    .split(' '),
+);
+const BARE_HINT = new RegExp(`www\\.|\\.(?:${[...BARE_TLDS].join('|')})(?![a-z0-9-])`, 'i');
+const URL_SCHEME = /(?<![\w])(?:https?|ftp):\/\/[^\s<>"'`)\]]+/gi;
+const URL_BARE = /(?<![\w@./:-])(?:www\.)?(?:[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?\.)+([a-z]{2,24})(?:\/[^\s<>"'`)\]]*)?(?![\w@-])/gi;
+export const urlDetector: Detector = {
+  id: 'url.web',
+  entities: ['URL'],
+  needs: F_DOT,
+  detect(ctx, out) {
+    const text = ctx.text;
+    const taken: Array<[number, number]> = [];
+    URL_SCHEME.lastIndex = 0;
+    if (text.includes('://'))
+    for (let m = URL_SCHEME.exec(text); m !== null; m = URL_SCHEME.exec(text)) {
+      const value = m[0].replace(/[.,;:!?]+$/, '');
+      if (validator.isURL(value, { require_protocol: true, require_tld: true, allow_underscores: true })) {
+        out.push(cand('URL', m.index, m.index + value.length, 0.85, this.id));
+        taken.push([m.index, m.index + value.length]);
+      }
+    }
+    // Bare domains need ".tld" or "www."; test that literal shape first (the full regex
+    // costs ~7% of prose time when run blind).
+    if (!BARE_HINT.test(text)) return;
+    URL_BARE.lastIndex = 0;
+    for (let m = URL_BARE.exec(text); m !== null; m = URL_BARE.exec(text)) {
+      const start = m.index;
+      if (taken.some(([s, e]) => start >= s && start < e)) continue;
+      const value = m[0].replace(/[.,;:!?]+$/, '');
+      const host = value.split('/')[0]!;
+      const tld = host.slice(host.lastIndexOf('.') + 1).toLowerCase();
+      if (!BARE_TLDS.has(tld) && !(host.toLowerCase().startsWith('www.') && tld.length === 2)) continue;
+      if (!validator.isFQDN(host, { require_tld: true })) continue;
+      out.push(cand('URL', start, start + value.length, 0.6, this.id));
+    }
+  },
+};
+
+// ---------------------------------------------------------------- IP addresses
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const IPV4 = new RegExp(`(?<![\\w.])${OCTET}(?:\\.${OCTET}){3}(?:\\/(?:3[0-2]|[12]?\\d)(?!\\d))?(?![\\w]|\\.\\d{1,3}\\.)`, 'g');
+const IPV6_RUN = /(?<![\w:.])[0-9A-Fa-f:.]*::?[0-9A-Fa-f:.]*(?:%[A-Za-z0-9_.]+)?(?:\/\d{1,3})?/g;
+const IP_CONTEXT = wordSet('ip ipv4 ipv6 address host server gateway route subnet');
+export const ipDetector: Detector = {
+  id: 'ip.address',
+  entities: ['IP_ADDRESS'],
+  // "::" has no digit, so gate on digit-or-colon inside.
+  needs: 0,
+  detect(ctx, out) {
+    if (!(ctx.flags & (F_DIGIT | F_COLON))) return;
+    const text = ctx.text;
+    if (ctx.flags & F_DOT) {
+      IPV4.lastIndex = 0;
+      for (let m = IPV4.exec(text); m !== null; m = IPV4.exec(text)) {
+        out.push(cand('IP_ADDRESS', m.index, m.index + m[0].length, ctx.score(0.6, m.index, m.index + m[0].length, IP_CONTEXT), this.id));
+      }
+    }
+    if (!(ctx.flags & F_COLON)) return;
+    IPV6_RUN.lastIndex = 0;
+    for (let m = IPV6_RUN.exec(text); m !== null; m = IPV6_RUN.exec(text)) {
+      if (m[0].length < 2) {
+        IPV6_RUN.lastIndex = m.index + 1;
+        continue;
+      }
+      let value = m[0].replace(/\.+$/, '');
+      const end0 = m.index + value.length;
+      // A run glued to a following word character ("fe80::1text") is not an address.
+      if (end0 < text.length && /\w/.test(text[end0]!) && !/[%/]/.test(value)) continue;
+      let prefix = '';
+      const slash = value.indexOf('/');
+      if (slash >= 0) {
+        prefix = value.slice(slash + 1);
+        value = value.slice(0, slash);
+      }
+      const bare = value.split('%')[0]!;
+      if ((bare.match(/:/g) ?? []).length < 2 || isIP(bare) !== 6) continue;
+      let len = value.length;
+      if (prefix !== '' && Number(prefix) <= 128) len += 1 + prefix.length;
+      out.push(cand('IP_ADDRESS', m.index, m.index + len, ctx.score(0.6, m.index, m.index + len, IP_CONTEXT), this.id));
+    }
+  },
+};
+
+// ---------------------------------------------------------------- MAC
+const MAC = /(?<![\w:.-])(?:[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![\w]|[:-][0-9A-Fa-f])/g;
+/** Literal-first pre-check: a hex pair then a separator then a hex pair; no lookbehind, so V8 scans it fast. */
+const MAC_HINT = /[:-][0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-]|\.[0-9A-Fa-f]{4}\./;
+export const macDetector: Detector = {
+  id: 'mac.address',
+  entities: ['MAC_ADDRESS'],
+  needs: 0,
+  detect(ctx, out) {
+    // Hex pairs need ':' '-' or '.' between them; 'AA:BB:…' has no digit, so gate on those.
+    if (!(ctx.flags & (F_COLON | F_DASH | F_DOT)) || !MAC_HINT.test(ctx.text)) return;
+    MAC.lastIndex = 0;
+    for (let m = MAC.exec(ctx.text); m !== null; m = MAC.exec(ctx.text)) {
+      const hex = m[0].replace(/[:.-]/g, '').toLowerCase();
+      if (hex === 'ffffffffffff' || hex === '000000000000') continue;
+      out.push(cand('MAC_ADDRESS', m.index, m.index + m[0].length, 0.8, this.id));
+    }
+  },
+};
+
+// ---------------------------------------------------------------- crypto wallets
+const BTC_LEGACY = /(?<![A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9])/g;
+const BTC_BECH32 = /(?<![A-Za-z0-9])(?:bc1|BC1|tb1)[02-9ac-hj-np-zAC-HJ-NP-Z]{8,87}(?![A-Za-z0-9])/g;
+const ETH = /(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![0-9a-zA-Z])/g;
+export const cryptoDetector: Detector = {
+  id: 'crypto.wallet',
+  entities: ['CRYPTO'],
+  needs: F_DIGIT,
+  detect(ctx, out) {
+    const text = ctx.text;
+    BTC_LEGACY.lastIndex = 0;
+    for (let m = BTC_LEGACY.exec(text); m !== null; m = BTC_LEGACY.exec(text)) {
+      if (base58Check(m[0])) out.push(cand('CRYPTO', m.index, m.index + m[0].length, 0.95, this.id));
+    }
+    BTC_BECH32.lastIndex = 0;
+    for (let m = BTC_BECH32.exec(text); m !== null; m = BTC_BECH32.exec(text)) {
+      const v = m[0];
+      if (v !== v.toLowerCase() && v !== v.toUpperCase()) continue;
+      if (bech32Check(v)) out.push(cand('CRYPTO', m.index, m.index + v.length, 0.95, this.id));
+    }
+    ETH.lastIndex = 0;
+    for (let m = ETH.exec(text); m !== null; m = ETH.exec(text)) {
+      // Mixed case is an EIP-55 checksum we cannot verify without keccak; keep it but lower.
+      const body = m[0].slice(2);
+      const single = body === body.toLowerCase() || body === body.toUpperCase();
+      out.push(cand('CRYPTO', m.index, m.index + m[0].length, single ? 0.7 : 0.8, this.id));
+    }
+  },
+};
+
+// ---------------------------------------------------------------- credit cards
+const CC_CONTEXT = wordSet('card cards credit debit visa mastercard amex cc cvv expiry expires payment pay');
+export const creditCardDetector: Detector = {
+  id: 'credit-card.luhn',
+  entities: ['CREDIT_CARD'],
+  needs: F_DIGITS7,
+  detect(ctx, out) {
+    scanWindows(ctx, { min: 12, max: 19, mixed: true, partial: true }, (w) => {
+      const d = w.digits;
+      // Presidio's rule: 13 digits starting with 1 are not issued as cards.
+      if (!/^[1-6]/.test(d) || (d.length === 13 && d[0] === '1') || !luhn(d) || allSameDigit(d)) return null;
+      // Issuers use 13-19 digits; 12 is rare enough to want context.
+      const base = d.length >= 15 ? 0.9 : d.length >= 13 ? 0.75 : 0.45;
+      return cand('CREDIT_CARD', w.start, w.end, numericScore(ctx, base, w, CC_CONTEXT), this.id);
+    }, out);
+  },
+};
+
+// ---------------------------------------------------------------- IBAN
+const IBAN_START = /(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?=[ -]?[A-Za-z0-9])/g;
+const IBAN_CONTEXT = wordSet('iban bank account transfer sepa swift bic');
+let ibanLengths: Map<string, number> | undefined;
+function ibanLength(cc: string): number | undefined {
+  if (ibanLengths === undefined) {
+    ibanLengths = new Map();
+    for (const [code, spec] of Object.entries(getCountrySpecifications())) if (spec.chars) ibanLengths.set(code, spec.chars);
+  }
+  return ibanLengths.get(cc);
+}
+export const ibanDetector: Detector = {
+  id: 'iban.ibantools',
+  entities: ['IBAN_CODE'],
+  needs: F_DIGIT,
+  detect(ctx, out) {
+    const text = ctx.text;
+    IBAN_START.lastIndex = 0;
+    for (let m = IBAN_START.exec(text); m !== null; m = IBAN_START.exec(text)) {
+      const cc = m[0].slice(0, 2);
+      const need = ibanLength(cc.toUpperCase());
+      if (need === undefined) continue;
+      // Collect alphanumerics, allowing one consistent separator (space or dash) between them.
+      let i = m.index;
+      let chars = '';
+      let sep: string | null = null;
+      while (i < text.length && chars.length < need) {
+        const ch = text[i]!;
+        if (/[A-Za-z0-9]/.test(ch)) {
+          chars += ch;
+          i++;
+        } else if ((ch === ' ' || ch === '-') && chars.length >= 4 && (sep === null || sep === ch) && /[A-Za-z0-9]/.test(text[i + 1] ?? '')) {
+          sep = ch;
+          i++;
+        } else break;
+      }
+      if (chars.length !== need || /[A-Za-z0-9]/.test(text[i] ?? '')) continue;
+      const letters = chars.replace(/[^A-Za-z]/g, '');
+      if (letters !== letters.toUpperCase() && letters !== letters.toLowerCase()) continue;
+      const e = electronicFormatIBAN(chars.toUpperCase());
+      if (e === null || !isValidIBAN(e)) continue;
+      out.push(cand('IBAN_CODE', m.index, i, ctx.score(0.9, m.index, i, IBAN_CONTEXT), this.id));
+      IBAN_START.lastIndex = i;
+    }
+  },
+};
+
+// ---------------------------------------------------------------- US identifiers
+const SSN_CONTEXT = wordSet('ssn ssns social security ssa ss# ssid');
+/** Groupings an SSN/ITIN is written in (Presidio's), plus one-or-two-digit obfuscation groups. */
+const SSN_SHAPES = /^(?:9|3-2-4|3-6|5-4|[12](?:-[12]){4,8})$/;
+function ssnValid(d: string): boolean {
+  const area = d.slice(0, 3);
+  if (area === '000' || area === '666' || d[0] === '9') return false;
+  if (d.slice(3, 5) === '00' || d.slice(5) === '0000') return false;
+  if (allSameDigit(d)) return false;
+  // Presidio's list of published sample numbers.
+  for (const sample of ['123456789', '98765432', '078051120']) if (d.startsWith(sample)) return false;
+  return true;
+}
+function groupedScore(w: Window, canonical: string, weak: number, strong: number): number {
+  if (w.shape.join('-') === canonical && w.sep !== '') return strong;
+  return weak;
+}
+export const ssnDetector: Detector = {
+  id: 'us.ssn',
+  entities: ['US_SSN'],
+  needs: F_DIGITS7,
+  detect(ctx, out) {
+    scanWindows(ctx, { min: 9, max: 9 }, (w) => {
+      if (!ssnValid(w.digits) || !SSN_SHAPES.test(w.shape.join('-'))) return null;
+      const base = w.shape.length === 1 ? 0.4 : groupedScore(w, '3-2-4', 0.5, 0.6);
+      return cand('US_SSN', w.start, w.end, numericScore(ctx, base, w, SSN_CONTEXT), this.id);
+    }, out);
+  },
+};
+
+const ITIN_CONTEXT = wordSet('itin taxpayer tax tin individual');
+export const itinDetector: Detector = {
+  id: 'us.itin',
+  entities: ['US_ITIN'],
+  needs: F_DIGITS7,
+  detect(ctx, out) {
+    scanWindows(ctx, { min: 9, max: 9 }, (w) => {
+      const d = w.digits;
+      if (!SSN_SHAPES.test(w.shape.join('-'))) return null;
+      const g = Number(d.slice(3, 5));
+      if (d[0] !== '9' || !((g >= 50 && g <= 65) || (g >= 70 && g <= 88) || (g >= 90 && g <= 92) || (g >= 94 && g <= 99))) return null;
+      const base = w.shape.length === 1 ? 0.45 : 0.55;
+      return cand('US_ITIN', w.start, w.end, numericScore(ctx, base, w, ITIN_CONTEXT), this.id);
+    }, out);
+  },
+};
+
+const PASSPORT_CONTEXT = wordSet('passport passports travel document visa');
+const US_PASSPORT_ALPHA = /(?<![A-Za-z0-9])[A-Z]\d{8}(?![A-Za-z0-9])/g;
+export const usPassportDetector: Detector = {
+  id: 'us.passport',
+  entities: ['US_PASSPORT'],
+  needs: F_DIGITS7,
+  detect(ctx, out) {
+    scanWindows(ctx, { min: 9, max: 9 }, (w) => {
+      // Passport numbers are written as one run; a dotted or spaced run is something else.
+      if (w.shape.length > 1 || allSameDigit(w.digits)) return null;
+      return cand('US_PASSPORT', w.start, w.end, numericScore(ctx, 0.3, w, PASSPORT_CONTEXT), this.id);
+    }, out);
+    if (!(ctx.flags & F_ALNUM)) return;
+    US_PASSPORT_ALPHA.lastIndex = 0;
+    for (let m = US_PASSPORT_ALPHA.exec(ctx.text); m !== null; m = US_PASSPORT_ALPHA.exec(ctx.text)) {
+      const w = { start: m.index, end: m.index + m[0].length };
+      out.push(cand('US_PASSPORT', w.start, w.end, numericScore(ctx, 0.35, w, PASSPORT_CONTEXT), this.id));
+    }
+  },
+};
+
+const DL_CONTEXT = wordSet('driver driver\'s drivers license licence dl dmv driving permit lic');
+const DL_ALPHA = /(?<![A-Za-z0-9])[A-Z]{1,2}\d{5,14}(?![A-Za-z0-9])/g;
+export const usDriverLicenseDetector: Detector = {
+  id: 'us.driver-license',
+  entities: ['US_DRIVER_LICENSE'],
+  needs: F_DIGIT,
+  detect(ctx, out) {
+    if (ctx.flags & F_DIGITS7) {
+      scanWindows(ctx, { min: 7, max: 14 }, (w) => {
+        if (w.shape.length > 1 || allSameDigit(w.digits)) return null;
+        return cand('US_DRIVER_LICENSE', w.start, w.end, numericScore(ctx, 0.3, w, DL_CONTEXT), this.id);
+      }, out);
+    }
+    if (!(ctx.flags & F_UPPER) || !(ctx.flags & F_ALNUM)) return;
+    DL_ALPHA.lastIndex = 0;
+    for (let m = DL_ALPHA.exec(ctx.text); m !== null; m = DL_ALPHA.exec(ctx.text)) {
+      const w = { start: m.index, end: m.index + m[0].length };
+      out.push(cand('US_DRIVER_LICENSE', w.start, w.end, numericScore(ctx, 0.35, w, DL_CONTEXT), this.id));
+    }
+  },
+};
+
+const BANK_CONTEXT = wordSet('bank account acct checking savings routing aba deposit wire ach');
+export const usBankNumberDetector: Detector = {
+  id: 'us.bank-number',
+  entities: ['US_BANK_NUMBER'],
+  needs: F_DIGITS7,
+  detect(ctx, out) {
+    scanWindows(ctx, { min: 8, max: 17 }, (w) => {
+      if (w.shape.length > 1 || allSameDigit(w.digits)) return null;
+      return cand('US_BANK_NUMBER', w.start, w.end, numericScore(ctx, 0.3, w, BANK_CONTEXT), this.id);
+    }, out);
+  },
+};
+
+// ---------------------------------------------------------------- phone numbers
+const PHONE_RUN = /(?<![\w+@\/.-])(?:\+|00)?\s?(?:\(\d{1,5}\)[\s.-]?)?\d(?:[\s.-]{0,2}(?:\(\d{1,5}\)[\s.-]?)?\d){5,18}(?!\w|[-.]\w)/g;
+const PHONE_CONTEXT = wordSet('phone telephone tel mobile cell call number fax whatsapp contact text sms reach dial landline');
+const DATE_LIKE = /^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$/;
+const IPV4_LIKE = /^\d{1,3}(?:\.\d{1,3}){3}$/;
+const ZIP_PLUS4 = /^\d{5}-\d{4}$/;
+/** An IPv4 address (first octet without a leading zero, unlike French 01.42.68.53.00 numbers). */
+const IPV4_PREFIX = /^[1-9]\d{0,2}(?:\.\d{1,3}){3}/;
+export function phoneDetector(regions: readonly string[]): Detector {
+  const countries = regions as CountryCode[];
+  return {
+    id: 'phone.libphonenumber',
+    entities: ['PHONE_NUMBER'],
+    needs: F_DIGITS7,
+    detect(ctx, out) {
+      const text = ctx.text;
+      PHONE_RUN.lastIndex = 0;
+      for (let m = PHONE_RUN.exec(text); m !== null; m = PHONE_RUN.exec(text)) {
+        const run = m[0].replace(/\s+$/, '');
+        const trimmed = run.trim();
+        if (DATE_LIKE.test(trimmed) || IPV4_LIKE.test(trimmed) || ZIP_PLUS4.test(trimmed) || IPV4_PREFIX.test(trimmed)) continue;
+        const lead = run.length - run.trimStart().length;
+        const base = m.index + lead;
+        const found: Array<{ s: number; e: number; intl: boolean }> = [];
+        const add = (s: number, e: number, intl: boolean): void => {
+          for (const f of found) if (s < f.e && e > f.s) {
+            if (e - s > f.e - f.s) { f.s = s; f.e = e; f.intl = intl; }
+            return;
+          }
+          found.push({ s, e, intl });
+        };
+        // Each libphonenumber call costs ~5-10 µs: an international number needs one call,
+        // a national one stops at the first region that reads the whole run.
+        if (trimmed.startsWith('+')) {
+          for (const r of findPhoneNumbersInText(trimmed)) add(r.startsAt, r.endsAt, true);
+        }
+        if (!(found.length === 1 && found[0]!.s === 0 && found[0]!.e === trimmed.length)) {
+          for (const region of countries) {
+            for (const r of findPhoneNumbersInText(trimmed, { defaultCountry: region })) add(r.startsAt, r.endsAt, trimmed[r.startsAt] === '+');
+            if (found.some((f) => f.s === 0 && f.e === trimmed.length)) break;
+          }
+        }
+        // "+44 7700 900 123" is in a range reserved for fiction, so not "valid"; an
+        // international number of possible length is still somebody's phone: fail closed.
+        if (found.length === 0 && trimmed.startsWith('+')) {
+          const parsed = parsePhoneNumberFromString(trimmed);
+          if (parsed?.isPossible()) found.push({ s: 0, e: trimmed.length, intl: true });
+        }
+        for (const f of found) {
+          const value = trimmed.slice(f.s, f.e);
+          const formatted = /[\s().-]/.test(value);
+          const b = f.intl ? 0.75 : formatted ? 0.6 : 0.4;
+          const w = { start: base + f.s, end: base + f.e };
+          out.push(cand('PHONE_NUMBER', w.start, w.end, numericScore(ctx, b, w, PHONE_CONTEXT), this.id));
+        }
+      }
+    },
+  };
+}
