@@ -11,7 +11,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { cpuSeconds, median, rssMiB, startProcess, stopProcess } from './lib/processes.js';
+import { cpuSeconds, median, rssMiB, startProcess, startServing, stopProcess } from './lib/processes.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 const cli = join(root, 'dist', 'src', 'cli', 'main.js');
@@ -95,7 +95,7 @@ backends:
 `,
   );
   const sim = await startProcess([cli, 'simulate', '--port', String(SIM_PORT), '--name', 'bench', '--no-record'], /simulator bench on/);
-  const gateway = await startProcess([cli, 'serve', '--config', config], /perimeter listening/);
+  const gateway = await startServing([cli, 'serve', '--config', config], `http://127.0.0.1:${GATEWAY_PORT}/readyz`);
   const simUrl = `http://127.0.0.1:${SIM_PORT}`;
   const gatewayUrl = `http://127.0.0.1:${GATEWAY_PORT}`;
   const rows: string[] = [];

@@ -20,24 +20,52 @@ export function rssMiB(pid: number): number {
 
 /** Spawns a node process and resolves once its output matches `ready`. */
 export function startProcess(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
+  return startUntil(args, env, (out) => ready.test(out));
+}
+
+/** Spawns a node process and resolves once `url` answers 200 (polled, bounded by the 20 s start limit). */
+export async function startServing(args: string[], url: string, env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
+  let up = false;
+  const poll = setInterval(() => {
+    fetch(url).then(
+      (r) => {
+        up = r.ok;
+      },
+      () => undefined,
+    );
+  }, 100);
+  try {
+    return await startUntil(args, env, () => up, true);
+  } finally {
+    clearInterval(poll);
+  }
+}
+
+function startUntil(args: string[], env: NodeJS.ProcessEnv, isReady: (out: string) => boolean, recheck = false): Promise<ChildProcess> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`not ready after 20 s: ${out}`)), 20_000);
+    const check = (): void => {
+      if (!isReady(out)) return;
+      clearTimeout(timer);
+      clearInterval(ticker);
+      child.stdout?.off('data', onData);
+      child.stderr?.off('data', onData);
+      child.stdout?.resume();
+      child.stderr?.resume();
+      resolve(child);
+    };
     const onData = (d: Buffer): void => {
       out += d.toString();
-      if (ready.test(out)) {
-        clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        child.stderr?.resume();
-        resolve(child);
-      }
+      check();
     };
+    const ticker = setInterval(() => recheck && check(), 50);
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
+      clearInterval(ticker);
       reject(new Error(`exited with ${String(code)}: ${out}`));
     });
   });

@@ -33,20 +33,32 @@ export async function writeSse(
   encoder: StreamEncoder,
 ): Promise<StreamOutcome> {
   let pending = encoder.chunk(first);
+  let scheduled = false;
+  let blocked: Promise<void> | undefined;
+  // Chunks parsed from one upstream read arrive in the same tick; sending them as one
+  // string at the end of the tick costs one write instead of one per token.
+  const flush = (): void => {
+    scheduled = false;
+    if (pending === '' || res.destroyed) return;
+    const ok = res.write(pending);
+    pending = '';
+    if (!ok) blocked = drained(res);
+  };
   try {
     for (;;) {
       if (res.destroyed) return { completed: false };
+      if (blocked !== undefined) {
+        await blocked;
+        blocked = undefined;
+      }
       const next = await rest.next();
       if (next.done === true) break;
       const frames = encoder.chunk(next.value);
       if (frames === '') continue;
-      // Coalesce what arrived while the socket was busy into one write.
       pending += frames;
-      if (!res.write(pending)) {
-        pending = '';
-        await drained(res);
-      } else {
-        pending = '';
+      if (!scheduled) {
+        scheduled = true;
+        process.nextTick(flush);
       }
     }
   } catch (err) {
@@ -55,7 +67,9 @@ export async function writeSse(
     return { completed: false, error };
   }
   if (res.destroyed) return { completed: false };
-  res.end(pending + encoder.end());
+  const tail = pending + encoder.end();
+  pending = '';
+  res.end(tail);
   return { completed: true };
 }
 

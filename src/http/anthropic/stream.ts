@@ -40,7 +40,8 @@ export class AnthropicStreamEncoder implements StreamEncoder {
         );
       case 'text': {
         const open = this.#openKind === 'text' ? '' : this.#open('text', { type: 'text', text: '' });
-        return open + sseEvent('content_block_delta', { type: 'content_block_delta', index: this.#blockIndex, delta: { type: 'text_delta', text: chunk.text } });
+        // Built by hand: text deltas are most of a stream, and the frame is fixed but for the text.
+        return `${open}event: content_block_delta\ndata: {"type":"content_block_delta","index":${this.#blockIndex},"delta":{"type":"text_delta","text":${JSON.stringify(chunk.text)}}}\n\n`;
       }
       case 'tool_call_start':
         return this.#open('tool', { type: 'tool_use', id: chunk.id, name: chunk.name, input: {} });

@@ -8,6 +8,8 @@ import { openAIUsage } from './mapper.js';
 export class OpenAIStreamEncoder implements StreamEncoder {
   #id = '';
   #created = 0;
+  /** The frame up to the delta, fixed for the whole stream; text deltas are the hot path. */
+  #prefix = '';
   readonly #model: string;
   readonly #includeUsage: boolean;
 
@@ -21,9 +23,10 @@ export class OpenAIStreamEncoder implements StreamEncoder {
       case 'start':
         this.#id = chunk.id;
         this.#created = chunk.created;
+        this.#prefix = `data: {"id":${JSON.stringify(chunk.id)},"object":"chat.completion.chunk","created":${chunk.created},"model":${JSON.stringify(this.#model)},"choices":[{"index":0,"delta":`;
         return this.#frame({ role: 'assistant', content: '' }, null);
       case 'text':
-        return this.#frame({ content: chunk.text }, null);
+        return `${this.#prefix}{"content":${JSON.stringify(chunk.text)}},"logprobs":null,"finish_reason":null}]}\n\n`;
       case 'tool_call_start':
         return this.#frame(
           { tool_calls: [{ index: chunk.index, id: chunk.id, type: 'function', function: { name: chunk.name, arguments: '' } }] },
@@ -55,12 +58,6 @@ export class OpenAIStreamEncoder implements StreamEncoder {
   }
 
   #frame(delta: object, finishReason: FinishReason | null): string {
-    return sseData({
-      id: this.#id,
-      object: 'chat.completion.chunk',
-      created: this.#created,
-      model: this.#model,
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-    });
+    return `${this.#prefix}${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finishReason === null ? 'null' : JSON.stringify(finishReason)}}]}\n\n`;
   }
 }
