@@ -1,6 +1,8 @@
+import { createClassifier } from './classify/classifier.js';
 import type { LoadedConfig } from './config/loader.js';
 import type { Config } from './config/schema.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
+import { ClassifyStep } from './pipeline/classify-step.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { Provider } from './providers/provider.js';
 import { createProvider } from './providers/registry.js';
@@ -35,7 +37,7 @@ export function compose(loaded: LoadedConfig, options: ComposeOptions = {}): Gat
     throw err;
   }
   const catalog = new ModelCatalog(config);
-  const pipeline = new Pipeline(catalog, providers);
+  const pipeline = new Pipeline(catalog, providers, new ClassifyStep(createClassifier(config.classification)));
   const http = createHttpServer({ pipeline, logger, bodyLimitBytes: config.server.bodyLimitBytes });
   return {
     config,

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/loader.js';
 import { serve } from '../main.js';
 import { startSimulator, type SimulatorHandle } from '../simulator/index.js';
+import { classifyLines } from './classify.js';
 import { simulateConfigBackends } from './simulate.js';
 import { validateConfigFile } from './validate.js';
 
@@ -16,6 +17,7 @@ Usage:
   perimeter validate <file> [--check-secrets]             check a config; exit 1 on errors
   perimeter simulate --config <file>                      simulated backends for a config's loopback URLs
   perimeter simulate --port N [--name NAME] [--no-record] one simulated backend
+  perimeter classify [--config F] [--sensitivity LEVEL]   JSONL {"text"} or chat requests on stdin → JSONL findings
   perimeter demo     [--port N]                           simulated tiers + gateway on examples/demo.yaml
 `;
 
@@ -78,6 +80,13 @@ async function run(argv: string[]): Promise<number> {
       for (const s of sims) process.stdout.write(`simulator ${s.name} on ${s.url}\n`);
       onShutdown(() => Promise.all(sims.map((s) => s.close())));
       return -1;
+    }
+    case 'classify': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, sensitivity: { type: 'string' } } });
+      const config = values.config === undefined ? {} : loadConfig(values.config).config.classification;
+      const labels = values.sensitivity === undefined ? [] : [values.sensitivity.trim().toLowerCase()];
+      const failed = await classifyLines(process.stdin, process.stdout, config, labels);
+      return failed > 0 ? 1 : 0;
     }
     case 'demo': {
       const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, config: { type: 'string' } } });

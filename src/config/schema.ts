@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { classifierConfigSchema } from '../classify/config.js';
 import { CAPABILITIES, PROTOCOLS, TIERS } from '../domain/tier.js';
 
 const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/\S+)$/;
@@ -144,6 +145,8 @@ export const configSchema = z
       'private-cloud': { envPrefix: 'PERIMETER_PRIVATE_CLOUD_' },
       'public-api': { envPrefix: 'PERIMETER_PUBLIC_API_' },
     }),
+    /** The data classifier: levels, entity levels, combinations, custom dictionaries. */
+    classification: classifierConfigSchema.prefault({}),
     backends: z.array(backend).min(1),
   })
   .superRefine((c, ctx) => {

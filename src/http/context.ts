@@ -17,13 +17,24 @@ export function requestIdFor(req: IncomingMessage): string {
  * Builds the per-request context. The abort fires when the client's connection
  * closes before the response finished, which is what cancels the upstream call.
  */
-export function createContext(request: FastifyRequest, reply: FastifyReply): RequestContext {
+export function createContext(request: FastifyRequest, reply: FastifyReply, bodyLabel?: string): RequestContext {
   const controller = new AbortController();
   const res = reply.raw;
   res.once('close', () => {
     if (!res.writableFinished) controller.abort();
   });
-  const ctx: RequestContext = { requestId: request.id, signal: controller.signal, receivedAt: performance.now(), route: undefined };
+  const header = request.headers['x-perimeter-sensitivity'];
+  const callerLabels: string[] = [];
+  if (typeof header === 'string' && header.trim() !== '') callerLabels.push(header.trim().toLowerCase());
+  if (bodyLabel !== undefined && bodyLabel.trim() !== '') callerLabels.push(bodyLabel.trim().toLowerCase());
+  const ctx: RequestContext = {
+    requestId: request.id,
+    signal: controller.signal,
+    receivedAt: performance.now(),
+    route: undefined,
+    callerLabels,
+    classification: undefined,
+  };
   request.perimeter = ctx;
   return ctx;
 }
@@ -35,6 +46,7 @@ export function perimeterHeaders(requestId: string, ctx: RequestContext | null |
     'x-perimeter-tier': route?.tier ?? 'none',
     'x-perimeter-backend': route?.backendId ?? 'none',
     'x-perimeter-model': route?.model ?? 'none',
+    'x-perimeter-sensitivity': ctx?.classification?.level ?? 'none',
   };
 }
 

@@ -8,6 +8,7 @@ import { perimeterHeaders, protocolOf, requestIdFor } from './context.js';
 import { errorBody, fromFrameworkError } from './errors.js';
 import { modelsToOpenAI } from './openai/mapper.js';
 import { registerOpenAIRoutes } from './openai/routes.js';
+import { registerPerimeterRoutes } from './perimeter/routes.js';
 
 export interface HttpOptions {
   pipeline: Pipeline;
@@ -43,6 +44,7 @@ export function createHttpServer(options: HttpOptions): HttpServer {
 
   registerOpenAIRoutes(app, pipeline);
   registerAnthropicRoutes(app, pipeline);
+  registerPerimeterRoutes(app, pipeline);
 
   app.get('/v1/models', async (request, reply) => {
     reply.headers(perimeterHeaders(request.id, null));

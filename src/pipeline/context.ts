@@ -1,3 +1,4 @@
+import type { Classification } from '../classify/types.js';
 import type { Tier } from '../domain/tier.js';
 
 /** Where a request went. Filled in by the pipeline as soon as a backend is chosen. */
@@ -21,4 +22,8 @@ export interface RequestContext {
   /** performance.now() when the request arrived. */
   readonly receivedAt: number;
   route: RouteInfo | undefined;
+  /** The caller's own sensitivity labels (header, body metadata); they can only raise the level. */
+  readonly callerLabels: readonly string[];
+  /** Set by the pipeline once the request has been classified. */
+  classification: Classification | undefined;
 }

@@ -65,7 +65,7 @@ ${timeouts}    models:
     protocol: anthropic
     baseUrl: ${publicApi.url}
 ${timeouts}    models:
-      - { id: claude-sonnet-4-5, capability: frontier }
+      - { id: claude-sonnet-5-5, capability: frontier }
 `;
   const loaded = loadConfigText(yaml, 'test.yaml', {}, options.env ?? {});
   const gateway = await listen(compose(loaded, { logger: createLogger('silent') }));

@@ -30,7 +30,7 @@ describe('Anthropic SDK against the gateway, and translation between protocols',
 
   it('answers a Messages call on an Anthropic backend', async () => {
     const { data, response } = await anthropic.messages
-      .create({ model: 'claude-sonnet-4-5', max_tokens: 100, system: 'be kind', messages: [{ role: 'user', content: 'Hi Claude' }] })
+      .create({ model: 'claude-sonnet-5-5', max_tokens: 100, system: 'be kind', messages: [{ role: 'user', content: 'Hi Claude' }] })
       .withResponse();
     assert.equal(data.type, 'message');
     assert.deepEqual(data.content, [{ type: 'text', text: 'You said: Hi Claude' }]);
@@ -43,7 +43,7 @@ describe('Anthropic SDK against the gateway, and translation between protocols',
   });
 
   it('streams a Messages call', async () => {
-    const stream = anthropic.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'stream me please' }] });
+    const stream = anthropic.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 100, messages: [{ role: 'user', content: 'stream me please' }] });
     let text = '';
     stream.on('text', (t) => {
       text += t;
@@ -56,7 +56,7 @@ describe('Anthropic SDK against the gateway, and translation between protocols',
 
   it('does tool use, streaming and not, and sends tool results back', async () => {
     const first = await anthropic.messages.create({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-5-5',
       max_tokens: 100,
       tools: [weather],
       messages: [{ role: 'user', content: 'weather in Oslo' }],
@@ -67,14 +67,14 @@ describe('Anthropic SDK against the gateway, and translation between protocols',
     assert.deepEqual(use.input, { city: 'weather in Oslo', metric: true });
 
     const streamed = await anthropic.messages
-      .stream({ model: 'claude-sonnet-4-5', max_tokens: 100, tools: [weather], messages: [{ role: 'user', content: 'weather in Oslo' }] })
+      .stream({ model: 'claude-sonnet-5-5', max_tokens: 100, tools: [weather], messages: [{ role: 'user', content: 'weather in Oslo' }] })
       .finalMessage();
     const streamedUse = streamed.content.find((b) => b.type === 'tool_use');
     assert.ok(streamedUse && streamedUse.type === 'tool_use');
     assert.deepEqual(streamedUse.input, use.input);
 
     const second = await anthropic.messages.create({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-5-5',
       max_tokens: 100,
       tools: [weather],
       messages: [
@@ -117,7 +117,7 @@ describe('Anthropic SDK against the gateway, and translation between protocols',
 
   it('translates an OpenAI client to an Anthropic backend', async () => {
     const completion = await openai.chat.completions.create({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-5-5',
       messages: [
         { role: 'system', content: 'sys A' },
         { role: 'user', content: 'from openai' },
@@ -133,7 +133,7 @@ describe('Anthropic SDK against the gateway, and translation between protocols',
       { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
     ];
     const final = await openai.chat.completions
-      .stream({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Tromsø' }], tools, stream_options: { include_usage: true } })
+      .stream({ model: 'claude-sonnet-5-5', messages: [{ role: 'user', content: 'Tromsø' }], tools, stream_options: { include_usage: true } })
       .finalChatCompletion();
     const call = final.choices[0]?.message.tool_calls?.[0];
     assert.ok(call && call.type === 'function');
@@ -142,7 +142,7 @@ describe('Anthropic SDK against the gateway, and translation between protocols',
     assert.ok((final.usage?.completion_tokens ?? 0) > 0);
 
     const answered = await openai.chat.completions.create({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-5-5',
       tools,
       messages: [
         { role: 'user', content: 'Tromsø' },
@@ -159,7 +159,7 @@ describe('Anthropic SDK against the gateway, and translation between protocols',
   it('lists models in Anthropic format for the Anthropic SDK', async () => {
     const ids: string[] = [];
     for await (const model of anthropic.models.list()) ids.push(model.id);
-    assert.ok(ids.includes('claude-sonnet-4-5'));
+    assert.ok(ids.includes('claude-sonnet-5-5'));
     assert.ok(!ids.includes('bge-m3'), 'embedding models are not Messages models');
   });
 });

@@ -62,7 +62,7 @@ describe('bad input and failures get a clear error in the client envelope', () =
     assert.equal(res2.status, 400);
     const res3 = await post(`${stack.url}/v1/chat/completions`, JSON.stringify([1, 2]));
     assert.equal(res3.status, 400);
-    const res4 = await post(`${stack.url}/v1/messages`, JSON.stringify({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'x' }] }));
+    const res4 = await post(`${stack.url}/v1/messages`, JSON.stringify({ model: 'claude-sonnet-5-5', messages: [{ role: 'user', content: 'x' }] }));
     assert.equal(res4.status, 400);
     assert.match((res4.json as AnthropicEnvelope).error.message, /max_tokens/);
   });
@@ -124,7 +124,7 @@ describe('bad input and failures get a clear error in the client envelope', () =
     assert.equal(res.status, 502, 'a refusal before the first byte is still a status code');
     assert.equal(res.headers.get('x-perimeter-backend'), 'onprem-vllm');
     await assert.rejects(
-      anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 5, messages: [{ role: 'user', content: '[[sim:status=500]]' }] }),
+      anthropic.messages.create({ model: 'claude-sonnet-5-5', max_tokens: 5, messages: [{ role: 'user', content: '[[sim:status=500]]' }] }),
       (err: unknown) => err instanceof Anthropic.APIError && err.status === 502,
     );
   });
@@ -161,7 +161,7 @@ describe('bad input and failures get a clear error in the client envelope', () =
     assert.ok(text.length > 0, 'the chunks before the drop arrived');
 
     const anthropicStream = anthropic.messages.stream({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-5-5',
       max_tokens: 50,
       messages: [{ role: 'user', content: 'a b c d e f g [[sim:drop_after=2]]' }],
     });

@@ -9,8 +9,9 @@ import { AnthropicStreamEncoder } from './stream.js';
 
 export function registerAnthropicRoutes(app: FastifyInstance, pipeline: Pipeline): void {
   app.post('/v1/messages', async (request, reply) => {
-    const ctx = createContext(request, reply);
-    const chat = chatRequestFromAnthropic(parseBody(anthropicMessagesRequest, request.body));
+    const body = parseBody(anthropicMessagesRequest, request.body);
+    const ctx = createContext(request, reply, body.metadata?.perimeter_sensitivity);
+    const chat = chatRequestFromAnthropic(body);
     if (chat.stream) {
       const stream = await pipeline.chatStream(chat, ctx);
       await sendStream(reply, ctx, stream, new AnthropicStreamEncoder(chat.model));

@@ -69,7 +69,7 @@ export const anthropicMessagesRequest = z.strictObject({
   top_k: z.number().int().nonnegative().optional(),
   tools: z.array(tool).optional(),
   tool_choice: toolChoice.optional(),
-  metadata: z.strictObject({ user_id: z.string().nullable().optional() }).optional(),
+  metadata: z.strictObject({ user_id: z.string().nullable().optional(), perimeter_sensitivity: z.string().optional() }).optional(),
   service_tier: z.enum(['auto', 'standard_only']).optional(),
 });
 

@@ -17,11 +17,19 @@ const OPENAI_ONLY = [
   'metadata',
 ] as const;
 
+/** The body metadata key that carries a caller's sensitivity label; it is never forwarded. */
+export const SENSITIVITY_METADATA = 'perimeter_sensitivity';
+
 export function chatRequestFromOpenAI(body: OpenAIChatRequest): ChatRequest {
   const openai: { [key: string]: JsonValue } = {};
   for (const key of OPENAI_ONLY) {
     const value = body[key];
     if (value !== undefined && value !== null) openai[key] = value;
+  }
+  if (body.metadata?.[SENSITIVITY_METADATA] !== undefined) {
+    const { [SENSITIVITY_METADATA]: _label, ...rest } = body.metadata;
+    if (Object.keys(rest).length > 0) openai.metadata = rest;
+    else delete openai.metadata;
   }
   const request: ChatRequest = {
     model: body.model,

@@ -3,14 +3,15 @@ import type { Pipeline } from '../../pipeline/pipeline.js';
 import { createContext, perimeterHeaders } from '../context.js';
 import { sendStream } from '../stream.js';
 import { parseBody } from '../validate.js';
-import { chatRequestFromOpenAI, chatResponseToOpenAI, embeddingRequestFromOpenAI, embeddingResponseToOpenAI } from './mapper.js';
+import { SENSITIVITY_METADATA, chatRequestFromOpenAI, chatResponseToOpenAI, embeddingRequestFromOpenAI, embeddingResponseToOpenAI } from './mapper.js';
 import { openAIChatRequest, openAIEmbeddingRequest } from './schema.js';
 import { OpenAIStreamEncoder } from './stream.js';
 
 export function registerOpenAIRoutes(app: FastifyInstance, pipeline: Pipeline): void {
   app.post('/v1/chat/completions', async (request, reply) => {
-    const ctx = createContext(request, reply);
-    const chat = chatRequestFromOpenAI(parseBody(openAIChatRequest, request.body));
+    const body = parseBody(openAIChatRequest, request.body);
+    const ctx = createContext(request, reply, body.metadata?.[SENSITIVITY_METADATA]);
+    const chat = chatRequestFromOpenAI(body);
     if (chat.stream) {
       const stream = await pipeline.chatStream(chat, ctx);
       await sendStream(reply, ctx, stream, new OpenAIStreamEncoder(chat.model, chat.includeUsage));
@@ -21,8 +22,8 @@ export function registerOpenAIRoutes(app: FastifyInstance, pipeline: Pipeline): 
   });
 
   app.post('/v1/embeddings', async (request, reply) => {
-    const ctx = createContext(request, reply);
     const body = parseBody(openAIEmbeddingRequest, request.body);
+    const ctx = createContext(request, reply);
     const response = await pipeline.embed(embeddingRequestFromOpenAI(body), ctx);
     return reply
       .headers(perimeterHeaders(ctx.requestId, ctx))
