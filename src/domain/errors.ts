@@ -6,6 +6,12 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   authentication_failed: 401,
   forbidden: 403,
+  /** The data's level forbids every tier that serves the requested model. */
+  model_not_permitted_for_data: 403,
+  /** A policy rule denies the request. */
+  request_denied: 403,
+  /** A policy rule requires approval before such a request may run. */
+  approval_required: 403,
   not_found: 404,
   model_not_found: 404,
   method_not_allowed: 405,
