@@ -1,0 +1,30 @@
+export {
+  DEFAULT_FALLBACK,
+  DEFAULT_MATRIX,
+  MATRIX_COLUMNS,
+  isEmptyCondition,
+  policyLevelProblems,
+  policySchema,
+  type MatrixCell,
+  type MatrixColumn,
+  type MatrixRow,
+  type Policy,
+  type PolicyCondition,
+  type PolicyConfigInput,
+  type PolicyProblem,
+  type PolicyRule,
+  type PolicyWorkload,
+} from './schema.js';
+export {
+  PolicyError,
+  createPolicyEngine,
+  type Decision,
+  type DecisionEffects,
+  type ModelRejection,
+  type PolicyDeny,
+  type PolicyEngine,
+  type PolicyInput,
+  type Preference,
+  type ServedAt,
+} from './engine.js';
+export { canonicalJson, policyVersion } from './version.js';
