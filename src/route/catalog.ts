@@ -15,6 +15,10 @@ export interface CatalogEntry {
   readonly backendId: string;
   readonly tier: Tier;
   readonly region: string;
+  /** The backend's in-flight limit; only on-prem backends have one. */
+  readonly maxConcurrency: number | undefined;
+  /** Position in config order across all entries: the router's last tie-break. */
+  readonly order: number;
 }
 
 /**
@@ -41,6 +45,8 @@ export class ModelCatalog {
           backendId: backend.id,
           tier: backend.tier,
           region: backend.region,
+          maxConcurrency: backend.maxConcurrency,
+          order: entries.length,
         });
         entries.push(entry);
         const list = byId.get(model.id);
@@ -64,6 +70,11 @@ export class ModelCatalog {
       throw new GatewayError('invalid_request', `The model '${modelId}' does not support ${what}.`, { param: 'model' });
     }
     return ofKind;
+  }
+
+  /** Every entry for this id, of any kind, in config order; undefined when unknown. Never throws. */
+  find(modelId: string): readonly CatalogEntry[] | undefined {
+    return this.#byId.get(modelId);
   }
 
   /** One entry per model id: the first backend serving it. */
