@@ -6,7 +6,9 @@ import { ClassifyStep } from './pipeline/classify-step.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { Provider } from './providers/provider.js';
 import { createProvider } from './providers/registry.js';
+import { createPolicyEngine } from './policy/engine.js';
 import { ModelCatalog } from './route/catalog.js';
+import { Router } from './route/router.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 
 export interface Gateway {
@@ -37,7 +39,10 @@ export function compose(loaded: LoadedConfig, options: ComposeOptions = {}): Gat
     throw err;
   }
   const catalog = new ModelCatalog(config);
-  const pipeline = new Pipeline(catalog, providers, new ClassifyStep(createClassifier(config.classification)));
+  const classifier = createClassifier(config.classification);
+  const policy = createPolicyEngine(config.policy, classifier.levels);
+  const router = new Router(catalog, config.routing);
+  const pipeline = new Pipeline(providers, new ClassifyStep(classifier), policy, router);
   const http = createHttpServer({ pipeline, logger, bodyLimitBytes: config.server.bodyLimitBytes });
   return {
     config,

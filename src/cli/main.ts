@@ -4,9 +4,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/loader.js';
+import { isGatewayError } from '../domain/errors.js';
 import { serve } from '../main.js';
 import { startSimulator, type SimulatorHandle } from '../simulator/index.js';
 import { classifyLines } from './classify.js';
+import { explainFile } from './explain.js';
 import { simulateConfigBackends } from './simulate.js';
 import { validateConfigFile } from './validate.js';
 
@@ -17,6 +19,8 @@ Usage:
   perimeter validate <file> [--check-secrets]             check a config; exit 1 on errors
   perimeter simulate --config <file>                      simulated backends for a config's loopback URLs
   perimeter simulate --port N [--name NAME] [--no-record] one simulated backend
+  perimeter explain  --config F request.json [--workload W] [--sensitivity L] [--latency low]
+                                                          the routing decision for a chat request, no backend called
   perimeter classify [--config F] [--sensitivity LEVEL]   JSONL {"text"} or chat requests on stdin → JSONL findings
   perimeter demo     [--port N]                           simulated tiers + gateway on examples/demo.yaml
 `;
@@ -81,6 +85,27 @@ async function run(argv: string[]): Promise<number> {
       onShutdown(() => Promise.all(sims.map((s) => s.close())));
       return -1;
     }
+    case 'explain': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          config: { type: 'string', short: 'c' },
+          workload: { type: 'string' },
+          sensitivity: { type: 'string' },
+          latency: { type: 'string' },
+        },
+      });
+      const file = positionals[0];
+      if (file === undefined) throw new UsageError('explain: name the request file (an OpenAI chat request body)');
+      const explanation = await explainFile(loadConfig(values.config ?? 'perimeter.yaml'), file, {
+        ...(values.workload === undefined ? {} : { workload: values.workload }),
+        ...(values.sensitivity === undefined ? {} : { sensitivity: values.sensitivity }),
+        lowLatency: values.latency === 'low',
+      });
+      process.stdout.write(`${JSON.stringify(explanation, null, 2)}\n`);
+      return explanation.refusal === undefined ? 0 : 2;
+    }
     case 'classify': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, sensitivity: { type: 'string' } } });
       const config = values.config === undefined ? {} : loadConfig(values.config).config.classification;
@@ -139,6 +164,7 @@ run(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof UsageError) process.stderr.write(`perimeter: ${err.message}\n\n${USAGE}`);
     else if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+    else if (isGatewayError(err)) process.stderr.write(`perimeter: ${err.code}: ${err.message}\n`);
     else if (err instanceof Error && 'code' in err && err.code === 'EADDRINUSE') process.stderr.write(`perimeter: ${err.message}\n`);
     else process.stderr.write(`perimeter: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;

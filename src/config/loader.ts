@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { TIERS, type Tier } from '../domain/tier.js';
-import { formatIssues } from './issues.js';
+import { policyLevelProblems } from '../policy/schema.js';
+import { ModelCatalog } from '../route/catalog.js';
+import { routingProblems } from '../route/config.js';
+import { formatIssues, formatPath } from './issues.js';
 import { configSchema, type Config } from './schema.js';
 import { SecretSource } from './secrets.js';
 
@@ -74,6 +77,12 @@ export function parseConfig(text: string, file = '<config>', overrides: LoadOver
   const result = configSchema.safeParse(raw ?? {}, { reportInput: true });
   if (!result.success) throw new ConfigError(file, formatIssues(result.error.issues));
   const config = result.data;
+  // Checks that span sections, which no single section's schema can see.
+  const problems = [
+    ...policyLevelProblems(config.policy, config.classification.levels).map((p) => `${formatPath(['policy', ...p.path])}: ${p.message}`),
+    ...routingProblems(config.routing, new ModelCatalog(config)),
+  ];
+  if (problems.length > 0) throw new ConfigError(file, problems);
   if (overrides.port !== undefined) config.server.port = overrides.port;
   return deepFreeze(config);
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { classifierConfigSchema } from '../classify/config.js';
 import { CAPABILITIES, PROTOCOLS, TIERS } from '../domain/tier.js';
+import { policySchema } from '../policy/schema.js';
+import { routingSchema } from '../route/config.js';
 
 const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/\S+)$/;
 
@@ -147,6 +149,10 @@ export const configSchema = z
     }),
     /** The data classifier: levels, entity levels, combinations, custom dictionaries. */
     classification: classifierConfigSchema.prefault({}),
+    /** Sensitivity × capability → eligible tiers, workloads and rules. See docs/policy.md. */
+    policy: policySchema.prefault({}),
+    /** How the router chooses among eligible backends, retries and falls back. */
+    routing: routingSchema.prefault({}),
     backends: z.array(backend).min(1),
   })
   .superRefine((c, ctx) => {

@@ -24,6 +24,8 @@ export const ERROR_STATUS = {
   upstream_error: 502,
   upstream_unavailable: 503,
   capacity_exhausted: 503,
+  /** The policy wants values pseudonymised before this tier, and that cannot be done. */
+  pseudonymization_unavailable: 503,
   upstream_timeout: 504,
 } as const satisfies Record<string, number>;
 

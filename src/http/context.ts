@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ANONYMOUS } from '../domain/principal.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { WireProtocol } from './errors.js';
 
@@ -27,13 +28,19 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, body
   const callerLabels: string[] = [];
   if (typeof header === 'string' && header.trim() !== '') callerLabels.push(header.trim().toLowerCase());
   if (bodyLabel !== undefined && bodyLabel.trim() !== '') callerLabels.push(bodyLabel.trim().toLowerCase());
+  const workload = request.headers['x-perimeter-workload'];
   const ctx: RequestContext = {
     requestId: request.id,
     signal: controller.signal,
     receivedAt: performance.now(),
-    route: undefined,
+    principal: ANONYMOUS,
     callerLabels,
+    workloadHeader: typeof workload === 'string' && workload !== '' ? workload : undefined,
+    preferLowLatency: request.headers['x-perimeter-latency'] === 'low',
     classification: undefined,
+    decision: undefined,
+    route: undefined,
+    attempts: [],
   };
   request.perimeter = ctx;
   return ctx;
@@ -47,7 +54,16 @@ export function perimeterHeaders(requestId: string, ctx: RequestContext | null |
     'x-perimeter-backend': route?.backendId ?? 'none',
     'x-perimeter-model': route?.model ?? 'none',
     'x-perimeter-sensitivity': ctx?.classification?.level ?? 'none',
+    'x-perimeter-rule': ruleHeader(ctx),
   };
+}
+
+/** The rules that shaped the decision, or the matrix cell when no rule matched. ASCII only. */
+function ruleHeader(ctx: RequestContext | null | undefined): string {
+  const decision = ctx?.decision;
+  if (decision === undefined) return 'none';
+  const rules = decision.matchedRules.length > 0 ? decision.matchedRules.join(',') : decision.matrixCell;
+  return rules.replace(/[^\x20-\x7e]/g, 'x');
 }
 
 export function protocolOf(request: FastifyRequest): WireProtocol {

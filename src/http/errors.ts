@@ -20,6 +20,7 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   upstream_error: 'server_error',
   upstream_unavailable: 'server_error',
   capacity_exhausted: 'server_error',
+  pseudonymization_unavailable: 'server_error',
   upstream_timeout: 'server_error',
 };
 
@@ -43,6 +44,7 @@ const ANTHROPIC_TYPE: Record<ErrorCode, string> = {
   upstream_error: 'api_error',
   upstream_unavailable: 'overloaded_error',
   capacity_exhausted: 'overloaded_error',
+  pseudonymization_unavailable: 'overloaded_error',
   upstream_timeout: 'timeout_error',
 };
 

@@ -1,5 +1,8 @@
 import type { Classification } from '../classify/types.js';
+import type { Principal } from '../domain/principal.js';
 import type { Tier } from '../domain/tier.js';
+import type { Decision } from '../policy/engine.js';
+import type { AttemptRecord } from '../route/runner.js';
 
 /** Where a request went. Filled in by the pipeline as soon as a backend is chosen. */
 export interface RouteInfo {
@@ -21,9 +24,18 @@ export interface RequestContext {
   readonly signal: AbortSignal;
   /** performance.now() when the request arrived. */
   readonly receivedAt: number;
-  route: RouteInfo | undefined;
+  readonly principal: Principal;
   /** The caller's own sensitivity labels (header, body metadata); they can only raise the level. */
   readonly callerLabels: readonly string[];
+  /** x-perimeter-workload; a workload bound to the principal's credential wins over it. */
+  readonly workloadHeader: string | undefined;
+  /** x-perimeter-latency: low asks the router to prefer the fastest eligible backend. */
+  readonly preferLowLatency: boolean;
   /** Set by the pipeline once the request has been classified. */
   classification: Classification | undefined;
+  /** Set by the pipeline once the policy has decided. */
+  decision: Decision | undefined;
+  route: RouteInfo | undefined;
+  /** Every backend tried, in order, with its outcome. */
+  attempts: readonly AttemptRecord[];
 }

@@ -1,77 +1,258 @@
 import type { Classification } from '../classify/types.js';
 import type { ChatRequest, ChatResponse, Chunk, EmbeddingRequest, EmbeddingResponse } from '../domain/chat.js';
 import { GatewayError } from '../domain/errors.js';
+import type { Tier } from '../domain/tier.js';
+import type { Decision, PolicyEngine } from '../policy/engine.js';
 import type { Provider } from '../providers/provider.js';
-import type { CatalogEntry, ModelCatalog, ModelKind } from '../route/catalog.js';
-import type { RequestContext } from './context.js';
+import type { CatalogEntry, ModelKind } from '../route/catalog.js';
+import type { RouteConstraints } from '../route/constraints.js';
+import { explainPlan, refusal, type PlanExplanation, type RoutePlan } from '../route/plan.js';
+import type { Router } from '../route/router.js';
+import type { Attempt } from '../route/runner.js';
+import { isVirtualModel, virtualCapability } from '../route/virtual.js';
 import type { ClassifyStep } from './classify-step.js';
+import type { RequestContext } from './context.js';
+
+/** A request that has been classified, decided and planned, ready to run (or to explain). */
+export interface Routed {
+  readonly classification: Classification;
+  readonly decision: Decision;
+  readonly constraints: RouteConstraints;
+  readonly plan: RoutePlan;
+  /** Tiers the policy allowed but that were dropped because they need pseudonymisation. */
+  readonly needsPseudonymization: readonly Tier[];
+}
+
+export interface Explanation {
+  readonly policyVersion: string;
+  readonly level: string;
+  /** Entity type → count; never values. */
+  readonly findings: Readonly<Record<string, number>>;
+  readonly classificationReasons: readonly string[];
+  readonly matchedRules: readonly string[];
+  readonly matrixCell: string;
+  readonly eligibleTiers: readonly Tier[];
+  readonly regions: readonly string[] | undefined;
+  readonly effects: Decision['effects'];
+  readonly decisionReasons: readonly string[];
+  readonly route: PlanExplanation | undefined;
+  /** The first candidate: where serving would send it, if it can be served. */
+  readonly chosen: { readonly backendId: string; readonly model: string; readonly tier: Tier; readonly region: string } | undefined;
+  /** What serving would answer instead, when it would refuse. */
+  readonly refusal: { readonly status: number; readonly code: string; readonly message: string } | undefined;
+}
 
 /**
- * The request path below the wire: route, call the provider, hand back internal
- * types. Classification, policy and recording plug in here as they arrive, so that
- * both ingress protocols share one implementation of each.
+ * The request path below the wire: classify, decide, plan, run. Both ingress
+ * protocols, the explain endpoint and the CLI share it, so serving and explaining
+ * cannot disagree.
  */
 export class Pipeline {
-  readonly #catalog: ModelCatalog;
   readonly #providers: ReadonlyMap<string, Provider>;
   readonly #classify: ClassifyStep;
+  readonly #policy: PolicyEngine;
+  readonly #router: Router;
 
-  constructor(catalog: ModelCatalog, providers: ReadonlyMap<string, Provider>, classify: ClassifyStep) {
-    this.#catalog = catalog;
+  constructor(providers: ReadonlyMap<string, Provider>, classify: ClassifyStep, policy: PolicyEngine, router: Router) {
     this.#providers = providers;
     this.#classify = classify;
-    for (const entry of catalog.entries) {
+    this.#policy = policy;
+    this.#router = router;
+    for (const entry of router.catalog.entries) {
       if (!providers.has(entry.backendId)) throw new Error(`no provider constructed for backend "${entry.backendId}"`);
     }
-  }
-
-  async chat(request: ChatRequest, ctx: RequestContext): Promise<ChatResponse> {
-    this.classifyChat(request, ctx);
-    const [entry, provider] = this.#route(request.model, 'chat', ctx);
-    return provider.chat(request, entry.upstream, ctx);
-  }
-
-  async chatStream(request: ChatRequest, ctx: RequestContext): Promise<AsyncIterable<Chunk>> {
-    this.classifyChat(request, ctx);
-    const [entry, provider] = this.#route(request.model, 'chat', ctx);
-    return provider.chatStream(request, entry.upstream, ctx);
-  }
-
-  async embed(request: EmbeddingRequest, ctx: RequestContext): Promise<EmbeddingResponse> {
-    ctx.classification = this.#classify.embedding(request, ctx.callerLabels);
-    const [entry, provider] = this.#route(request.model, 'embedding', ctx);
-    return provider.embed(request, entry.upstream, ctx);
-  }
-
-  /** Classifies every field of a chat request that would reach a backend; sets ctx.classification. */
-  classifyChat(request: ChatRequest, ctx: RequestContext): Classification {
-    ctx.classification = this.#classify.chat(request, ctx.callerLabels);
-    return ctx.classification;
   }
 
   get classifyStep(): ClassifyStep {
     return this.#classify;
   }
 
-  /** The models a caller may use. Every caller may use every model until identity lands. */
-  models(): CatalogEntry[] {
-    return this.#catalog.distinct();
+  get policyVersion(): string {
+    return this.#policy.version;
   }
 
-  // Only the first backend listed for a model is used: trying another backend on
-  // failure could carry data to another tier, which must wait for the policy engine.
-  #route(model: string, kind: ModelKind, ctx: RequestContext): [CatalogEntry, Provider] {
-    const entry = this.#catalog.candidates(model, kind)[0];
-    if (entry === undefined) throw new GatewayError('model_not_found', `The model '${model}' does not exist or you do not have access to it.`);
+  async chat(request: ChatRequest, ctx: RequestContext): Promise<ChatResponse> {
+    const routed = this.route(request.model, 'chat', this.#classify.chat(request, ctx.callerLabels), ctx);
+    const result = await this.#run(routed, ctx, (entry, info) =>
+      this.#provider(entry).chat(request, entry.upstream, { signal: info.signal, requestId: ctx.requestId }),
+    );
+    try {
+      return result.value;
+    } finally {
+      result.release();
+    }
+  }
+
+  /** Resolves once a backend has accepted the call; its slot is held until the stream ends. */
+  async chatStream(request: ChatRequest, ctx: RequestContext): Promise<AsyncIterable<Chunk>> {
+    const routed = this.route(request.model, 'chat', this.#classify.chat(request, ctx.callerLabels), ctx);
+    const result = await this.#run(routed, ctx, (entry, info) =>
+      this.#provider(entry).chatStream(request, entry.upstream, { signal: info.signal, requestId: ctx.requestId }),
+    );
+    return releasing(result.value, result.release, () => this.#router.health.recordFailure(result.entry.backendId));
+  }
+
+  async embed(request: EmbeddingRequest, ctx: RequestContext): Promise<EmbeddingResponse> {
+    const routed = this.route(request.model, 'embedding', this.#classify.embedding(request, ctx.callerLabels), ctx);
+    const result = await this.#run(routed, ctx, (entry, info) =>
+      this.#provider(entry).embed(request, entry.upstream, { signal: info.signal, requestId: ctx.requestId }),
+    );
+    try {
+      return result.value;
+    } finally {
+      result.release();
+    }
+  }
+
+  /** What serving this chat request would do, without calling a backend. */
+  explainChat(request: ChatRequest, ctx: RequestContext): Explanation {
+    const classification = this.#classify.chat(request, ctx.callerLabels);
+    let routed: Routed | undefined;
+    let refused: GatewayError | undefined;
+    try {
+      routed = this.route(request.model, 'chat', classification, ctx);
+    } catch (err) {
+      if (!(err instanceof GatewayError)) throw err;
+      refused = err;
+    }
+    const decision = ctx.decision;
+    const head = routed?.plan.candidates[0]?.entry;
+    return {
+      policyVersion: this.#policy.version,
+      level: classification.level,
+      findings: entityCounts(classification),
+      classificationReasons: classification.reasons,
+      matchedRules: decision?.matchedRules ?? [],
+      matrixCell: decision?.matrixCell ?? 'none',
+      eligibleTiers: routed?.constraints.eligibleTiers ?? decision?.eligibleTiers ?? [],
+      regions: decision?.regions,
+      effects: decision?.effects ?? { pseudonymizeFor: [], requireApproval: false, prefer: undefined },
+      decisionReasons: decision?.reasons ?? [],
+      route: routed === undefined ? undefined : explainPlan(routed.plan),
+      chosen: head === undefined ? undefined : { backendId: head.backendId, model: head.id, tier: head.tier, region: head.region },
+      refusal: refused === undefined ? undefined : { status: refused.status, code: refused.code, message: refused.message },
+    };
+  }
+
+  /**
+   * Classification → policy decision → route plan. Throws the GatewayError serving
+   * would answer with: a denial, a model the data may not use, or no backend.
+   */
+  route(model: string, kind: ModelKind, classification: Classification, ctx: RequestContext): Routed {
+    ctx.classification = classification;
+    const catalog = this.#router.catalog;
+    const virtual = isVirtualModel(model);
+    const served = virtual ? [] : (catalog.find(model) ?? []);
+    if (!virtual && served.length === 0) {
+      throw new GatewayError('model_not_found', `The model '${model}' does not exist or you do not have access to it.`, { param: 'model' });
+    }
+    const decision = this.#policy.decide({
+      level: classification.level,
+      entities: entityCounts(classification),
+      principal: ctx.principal,
+      workload: ctx.principal.workload ?? ctx.workloadHeader,
+      model,
+      // perimeter/auto leaves capability to the workload; the policy denies when there is none.
+      capability: virtual ? (model === 'perimeter/auto' ? undefined : virtualCapability(model, 'basic')) : maxCapability(served),
+    });
+    ctx.decision = decision;
+    if (decision.deny !== undefined) throw new GatewayError(decision.deny.code, decision.deny.message);
+
+    // Until pseudonymisation exists, a tier that needs it cannot take the request.
+    const needsPseudonymization = decision.eligibleTiers.filter((t) => decision.effects.pseudonymizeFor.includes(t));
+    const eligibleTiers = decision.eligibleTiers.filter((t) => !needsPseudonymization.includes(t));
+    const constraints: RouteConstraints = {
+      eligibleTiers,
+      regions: decision.regions,
+      prefer: ctx.preferLowLatency ? 'latency' : (decision.effects.prefer ?? this.#router.routing.prefer),
+      capability: decision.capability ?? 'basic',
+    };
+    const plan = this.#router.plan(model, kind, constraints);
+    if (plan.verdict !== 'ok') {
+      if (plan.verdict === 'not_permitted' && eligibleTiers.length === 0 && needsPseudonymization.length > 0) {
+        throw new GatewayError(
+          'pseudonymization_unavailable',
+          `Policy requires pseudonymisation before ${needsPseudonymization.join(', ')}, which this gateway cannot do yet; no other tier is eligible.`,
+        );
+      }
+      if (plan.verdict === 'not_permitted') {
+        const rejection = this.#policy.modelRejection(decision, served.filter((e) => e.kind === kind).map((e) => ({ tier: e.tier, region: e.region })));
+        const fallback = refusal(plan);
+        throw new GatewayError('model_not_permitted_for_data', rejection?.message ?? fallback?.message ?? 'The data in this request may not go to that model.', {
+          param: 'model',
+        });
+      }
+      const refused = refusal(plan);
+      if (refused !== undefined) throw new GatewayError(refused.code, refused.message, { param: 'model', retryAfter: refused.retryAfter });
+    }
+    return { classification, decision, constraints, plan, needsPseudonymization };
+  }
+
+  /** The models a caller may use. Every caller may use every model until identity lands. */
+  models(): CatalogEntry[] {
+    return this.#router.catalog.distinct();
+  }
+
+  async #run<T>(routed: Routed, ctx: RequestContext, attempt: Attempt<T>): Promise<{ value: T; entry: CatalogEntry; release: () => void }> {
+    const result = await this.#router.run(routed.plan, routed.constraints, attempt, ctx.signal);
+    ctx.attempts = result.attempts;
+    if (!result.ok) {
+      const last = [...result.attempts].reverse().find((a) => a.attemptNo > 0);
+      if (last !== undefined) ctx.route = { backendId: last.backendId, tier: last.tier, region: last.region, model: last.model, upstreamModel: last.model };
+      throw result.error;
+    }
+    const entry = result.entry;
+    ctx.route = { backendId: entry.backendId, tier: entry.tier, region: entry.region, model: entry.id, upstreamModel: entry.upstream };
+    return { value: result.value, entry, release: () => result.lease.release() };
+  }
+
+  #provider(entry: CatalogEntry): Provider {
     const provider = this.#providers.get(entry.backendId);
     if (provider === undefined) throw new GatewayError('internal_error', 'backend has no provider');
-    ctx.route = {
-      backendId: entry.backendId,
-      tier: entry.tier,
-      region: entry.region,
-      model: entry.id,
-      upstreamModel: entry.upstream,
-    };
-    return [entry, provider];
+    return provider;
   }
+}
+
+function entityCounts(classification: Classification): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const f of classification.findings) counts[f.entity] = (counts[f.entity] ?? 0) + 1;
+  return counts;
+}
+
+const CAPABILITY_RANK = { basic: 0, mid: 1, frontier: 2 } as const;
+
+/** A model served by several backends is judged by its most capable listing, so the policy errs strict. */
+function maxCapability(entries: readonly CatalogEntry[]): CatalogEntry['capability'] | undefined {
+  let best: CatalogEntry['capability'] | undefined;
+  for (const e of entries) if (best === undefined || CAPABILITY_RANK[e.capability] > CAPABILITY_RANK[best]) best = e.capability;
+  return best;
+}
+
+/**
+ * Holds the backend's slot until the stream is finished, however it finishes:
+ * drained, failed, or abandoned by the client.
+ */
+function releasing(stream: AsyncIterable<Chunk>, release: () => void, onFailure: () => void): AsyncIterable<Chunk> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      const inner = stream[Symbol.asyncIterator]();
+      return {
+        next: async () => {
+          try {
+            const next = await inner.next();
+            if (next.done === true) release();
+            return next;
+          } catch (err) {
+            release();
+            onFailure();
+            throw err;
+          }
+        },
+        return: async (value?: unknown) => {
+          release();
+          return (await inner.return?.(value)) ?? { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }

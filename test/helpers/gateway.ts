@@ -16,8 +16,8 @@ export interface StackOptions {
   bodyLimitBytes?: number;
   firstByteMs?: number;
   env?: NodeJS.ProcessEnv;
-  /** Extra YAML appended to every backend (indented by the caller). */
-  extraBackendYaml?: string;
+  /** Top-level YAML sections appended to the config (policy, routing, classification). */
+  extraYaml?: string;
 }
 
 /**
@@ -66,6 +66,7 @@ ${timeouts}    models:
     baseUrl: ${publicApi.url}
 ${timeouts}    models:
       - { id: claude-sonnet-5-5, capability: frontier }
+${options.extraYaml ?? ''}
 `;
   const loaded = loadConfigText(yaml, 'test.yaml', {}, options.env ?? {});
   const gateway = await listen(compose(loaded, { logger: createLogger('silent') }));

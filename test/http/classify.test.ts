@@ -75,15 +75,16 @@ describe('classification on the request path', () => {
     assert.deepEqual(body.metadata, { ticket: 'T-1' });
     const anth = await anthropic.messages
       .create({
-        model: 'claude-sonnet-5-5',
+        model: 'gpt-4o',
         max_tokens: 10,
         messages: [{ role: 'user', content: 'hi' }],
         metadata: { user_id: 'u1', perimeter_sensitivity: 'internal' } as Anthropic.Metadata,
       })
       .withResponse();
     assert.equal(anth.response.headers.get('x-perimeter-sensitivity'), 'internal');
-    const sent = stack.sims.publicApi.received().at(-1)?.body as { metadata?: unknown };
-    assert.deepEqual(sent.metadata, { user_id: 'u1' });
+    const sent = stack.sims.privateCloud.received().at(-1)?.body as { user?: unknown; metadata?: unknown };
+    assert.equal(sent.user, 'u1');
+    assert.equal(sent.metadata, undefined);
   });
 
   it('scans every field that reaches a backend', async () => {
@@ -139,6 +140,7 @@ describe('classification on the request path', () => {
     }
   });
 
+  // Through the Anthropic API to the on-prem model, which every level may use.
   it('scans Anthropic system, tool_use and tool_result blocks, and embeddings input', async () => {
     for (const [content, expected] of [
       [`card ${CARD}`, 'regulated'],
@@ -146,7 +148,7 @@ describe('classification on the request path', () => {
     ] as const) {
       const res = await anthropic.messages
         .create({
-          model: 'claude-sonnet-5-5',
+          model: 'llama-3.1-8b-instruct',
           max_tokens: 10,
           system: content,
           messages: [{ role: 'user', content: 'hi' }],
@@ -156,7 +158,7 @@ describe('classification on the request path', () => {
     }
     const viaTool = await anthropic.messages
       .create({
-        model: 'claude-sonnet-5-5',
+        model: 'llama-3.1-8b-instruct',
         max_tokens: 10,
         messages: [
           { role: 'user', content: 'hi' },
@@ -168,7 +170,7 @@ describe('classification on the request path', () => {
     assert.equal(viaTool.response.headers.get('x-perimeter-sensitivity'), 'confidential');
     const viaResult = await anthropic.messages
       .create({
-        model: 'claude-sonnet-5-5',
+        model: 'llama-3.1-8b-instruct',
         max_tokens: 10,
         messages: [
           { role: 'user', content: 'hi' },

@@ -24,7 +24,8 @@ describe('bad input and failures get a clear error in the client envelope', () =
   let anthropic: Anthropic;
 
   before(async () => {
-    stack = await startStack({ bodyLimitBytes: 64 * 1024, firstByteMs: 300 });
+    // These tests fail upstreams on purpose; a high breaker threshold keeps the backends in play.
+    stack = await startStack({ bodyLimitBytes: 64 * 1024, firstByteMs: 300, extraYaml: 'routing: { breaker: { failureThreshold: 1000 } }' });
     openai = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'k', maxRetries: 0 });
     anthropic = new Anthropic({ baseURL: stack.url, apiKey: 'k', maxRetries: 0 });
   });
