@@ -243,9 +243,31 @@ describe('fail closed', () => {
     assert.equal(createClassifier({}, { detectors: [throwing] }).classify('nothing').level, 'regulated');
   });
   it('a detector over its time budget fails closed', () => {
-    const c = createClassifier({ budget: { perDetectorMs: 1, totalMs: 10_000 } }, { detectors: [slow] }).classify('nothing');
+    const slowCls = createClassifier({ budget: { perDetectorMs: 1, totalMs: 10_000 } }, { detectors: [slow] });
+    // Short texts are timed as a whole (one clock read per text, not per detector).
+    const c = slowCls.classify('nothing');
     assert.equal(c.level, 'regulated');
-    assert.ok(c.reasons.some((r) => r.includes('test.slow') && r.includes('budget')));
+    assert.ok(c.reasons.some((r) => r.includes('fail-closed') && r.includes('budget')), c.reasons.join('; '));
+    // Long texts are timed per detector, so the reason names the culprit.
+    const long = slowCls.classify('plain words '.repeat(500));
+    assert.equal(long.level, 'regulated');
+    assert.ok(long.reasons.some((r) => r.includes('test.slow') && r.includes('budget')), long.reasons.join('; '));
+  });
+  it('a detector over its budget in one segment of a request fails the whole request closed', () => {
+    const slowCls = createClassifier({ budget: { perDetectorMs: 1, totalMs: 10_000 } }, { detectors: [slow] });
+    const c = slowCls.classifySegments([
+      { path: 'messages[0].content', text: 'hello' },
+      { path: 'messages[1].content', text: 'nothing here' },
+    ]);
+    assert.equal(c.level, 'regulated');
+  });
+  it('the total budget fails closed', () => {
+    const c = createClassifier({ budget: { perDetectorMs: 10_000, totalMs: 1 } }, { detectors: [slow] }).classifySegments([
+      { path: 'a', text: 'one' },
+      { path: 'b', text: 'two' },
+    ]);
+    assert.equal(c.level, 'regulated');
+    assert.ok(c.reasons.some((r) => r.includes('time budget')), c.reasons.join('; '));
   });
   it('uses the configured top level name', () => {
     const c = createClassifier({ levels: ['low', 'high'] }, { detectors: [throwing] }).classify('x');

@@ -90,3 +90,23 @@ export async function eventually(check: () => boolean, attempts = 100, intervalM
   }
   return check();
 }
+
+export interface CustomStack {
+  url: string;
+  gateway: RunningGateway;
+  close(): Promise<void>;
+}
+
+/** A gateway on a config written by the test; `sims` are closed with it. */
+export async function startGateway(yaml: string, sims: readonly SimulatorHandle[] = []): Promise<CustomStack> {
+  const loaded = loadConfigText(yaml, 'test.yaml', {}, {});
+  const gateway = await listen(compose(loaded, { logger: createLogger('silent') }));
+  return {
+    url: gateway.url,
+    gateway,
+    close: async () => {
+      await gateway.shutdown();
+      await Promise.all(sims.map((s) => s.close()));
+    },
+  };
+}
