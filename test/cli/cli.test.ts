@@ -72,3 +72,37 @@ describe('perimeter CLI', () => {
     }
   });
 });
+
+describe('perimeter explain and classify', () => {
+  it('explain: the decision for a request, exit 2 when it would be refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'perimeter-explain-'));
+    const refused = join(dir, 'refused.json');
+    writeFileSync(refused, JSON.stringify({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'refund card 4111 1111 1111 1111' }] }));
+    const r = perimeter('explain', '--config', join(repoRoot, 'examples', 'demo.yaml'), refused);
+    assert.equal(r.status, 2, r.stderr);
+    const e = JSON.parse(r.stdout) as { level: string; eligibleTiers: string[]; refusal: { code: string } };
+    assert.equal(e.level, 'regulated');
+    assert.deepEqual(e.eligibleTiers, ['on-prem']);
+    assert.equal(e.refusal.code, 'model_not_permitted_for_data');
+
+    const served = join(dir, 'served.json');
+    writeFileSync(served, JSON.stringify({ model: 'perimeter/auto', messages: [{ role: 'user', content: 'tide tables' }] }));
+    const ok = perimeter('explain', '--config', join(repoRoot, 'examples', 'demo.yaml'), '--workload', 'research', served);
+    assert.equal(ok.status, 0, ok.stderr);
+    const chosen = (JSON.parse(ok.stdout) as { chosen: { tier: string; model: string } }).chosen;
+    assert.equal(chosen.tier, 'public-api');
+  });
+
+  it('classify: JSONL in, JSONL out, one error line per bad input', () => {
+    const r = spawnSync(process.execPath, [cliPath, 'classify'], {
+      encoding: 'utf8',
+      input: '{"text":"card 4111 1111 1111 1111"}\nnot json\n{"messages":[{"role":"user","content":"hello"}]}\n',
+    });
+    assert.equal(r.status, 1);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { level?: string; error?: string; findings?: { entity: string; start: number; end: number }[] });
+    assert.equal(lines[0]?.level, 'regulated');
+    assert.deepEqual(lines[0]?.findings?.map((f) => [f.entity, f.start, f.end]), [['CREDIT_CARD', 5, 24]]);
+    assert.match(lines[1]?.error ?? '', /line 2: not valid JSON/);
+    assert.equal(lines[2]?.level, 'public');
+  });
+});
