@@ -52,8 +52,13 @@ export function createHttpServer(options: HttpOptions): HttpServer {
     return modelsToOpenAI(pipeline.models(), startedAt);
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => (draining ? reply.status(503).send({ status: 'draining' }) : { status: 'ready' }));
+  app.get('/healthz', async (request, reply) => reply.headers(perimeterHeaders(request.id, null)).send({ status: 'ok' }));
+  app.get('/readyz', async (request, reply) =>
+    reply
+      .headers(perimeterHeaders(request.id, null))
+      .status(draining ? 503 : 200)
+      .send({ status: draining ? 'draining' : 'ready' }),
+  );
 
   app.setNotFoundHandler(async (request, reply) => {
     const error = new GatewayError('not_found', `No route for ${request.method} ${request.url.split('?')[0] ?? ''}.`);

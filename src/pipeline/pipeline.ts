@@ -73,14 +73,9 @@ export class Pipeline {
 
   async chat(request: ChatRequest, ctx: RequestContext): Promise<ChatResponse> {
     const routed = this.route(request.model, 'chat', this.#classify.chat(request, ctx.callerLabels), ctx);
-    const result = await this.#run(routed, ctx, (entry, info) =>
+    return this.#runWhole(routed, ctx, (entry, info) =>
       this.#provider(entry).chat(request, entry.upstream, { signal: info.signal, requestId: ctx.requestId }),
     );
-    try {
-      return result.value;
-    } finally {
-      result.release();
-    }
   }
 
   /** Resolves once a backend has accepted the call; its slot is held until the stream ends. */
@@ -94,14 +89,9 @@ export class Pipeline {
 
   async embed(request: EmbeddingRequest, ctx: RequestContext): Promise<EmbeddingResponse> {
     const routed = this.route(request.model, 'embedding', this.#classify.embedding(request, ctx.callerLabels), ctx);
-    const result = await this.#run(routed, ctx, (entry, info) =>
+    return this.#runWhole(routed, ctx, (entry, info) =>
       this.#provider(entry).embed(request, entry.upstream, { signal: info.signal, requestId: ctx.requestId }),
     );
-    try {
-      return result.value;
-    } finally {
-      result.release();
-    }
   }
 
   /** What serving this chat request would do, without calling a backend. */
@@ -191,6 +181,13 @@ export class Pipeline {
   /** The models a caller may use. Every caller may use every model until identity lands. */
   models(): CatalogEntry[] {
     return this.#router.catalog.distinct();
+  }
+
+  /** For calls whose response is complete when the attempt resolves: the slot is released at once. */
+  async #runWhole<T>(routed: Routed, ctx: RequestContext, attempt: Attempt<T>): Promise<T> {
+    const result = await this.#run(routed, ctx, attempt);
+    result.release();
+    return result.value;
   }
 
   async #run<T>(routed: Routed, ctx: RequestContext, attempt: Attempt<T>): Promise<{ value: T; entry: CatalogEntry; release: () => void }> {
