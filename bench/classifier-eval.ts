@@ -13,6 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { createClassifier, type Classifier, type Finding } from '../src/classify/index.js';
 
 type Span = [number, number];
+
+const SPEED_BEGIN = '<!-- bench:classifier begin -->';
+const SPEED_END = '<!-- bench:classifier end -->';
 type Split = 'tune' | 'holdout';
 
 interface Counts {
@@ -243,8 +246,14 @@ function evalSecretlint(base: Classifier, rows: SecretlintRow[]): { table: Table
 // ---------------------------------------------------------------- our prompts
 interface PromptRow {
   text: string;
-  /** Every sensitive value in the text, by entity; located by value, all occurrences. */
-  entities: Array<{ entity: string; value: string }>;
+  /**
+   * Every sensitive value in the text, by entity. With start/end (computed from the
+   * literal substring by bench/classifier-fixtures.ts) that span; otherwise every
+   * occurrence of the value.
+   */
+  entities: Array<{ entity: string; value: string; start?: number; end?: number }>;
+  /** Entities whose labels are complete in this row; absent: all entities are. */
+  scope?: string[];
   /** The level a careful reviewer would assign. */
   level: string;
 }
@@ -263,8 +272,12 @@ function evalPrompts(cls: Classifier, rows: PromptRow[]): { table: Table; levels
     const split = splitOf(row.text);
     const result = cls.classify(row.text);
     const gold = new Map<string, Span[]>();
-    for (const e of row.entities) gold.set(e.entity, [...(gold.get(e.entity) ?? []), ...locate(row.text, e.value)]);
-    const entities = new Set([...gold.keys(), ...result.findings.map((f) => f.entity)]);
+    for (const e of row.entities) {
+      const spans: Span[] = e.start !== undefined && e.end !== undefined ? [[e.start, e.end]] : locate(row.text, e.value);
+      gold.set(e.entity, [...(gold.get(e.entity) ?? []), ...spans]);
+    }
+    const inScope = (entity: string): boolean => row.scope === undefined || row.scope.includes(entity);
+    const entities = new Set([...gold.keys(), ...result.findings.map((f) => f.entity)].filter(inScope));
     for (const entity of entities) {
       const g = gold.get(entity) ?? [];
       const p = spansOf(result.findings, entity);
@@ -277,10 +290,10 @@ function evalPrompts(cls: Classifier, rows: PromptRow[]): { table: Table; levels
       table.add(entity, split, c);
       if (split === 'tune' && (c.fn > 0 || c.fp > 0)) misses.push(`${c.fn > 0 ? 'FN' : 'FP'} ${entity}: ${JSON.stringify(row.text.slice(0, 100))}`);
     }
-    if (row.entities.length === 0) {
+    if (row.entities.filter((e) => inScope(e.entity)).length === 0) {
       const c = empty();
       c.negRows = 1;
-      c.negFlagged = result.findings.some((f) => f.entity !== 'URL' && f.entity !== 'LOCATION' && f.entity !== 'ORGANIZATION') ? 1 : 0;
+      c.negFlagged = result.findings.some((f) => inScope(f.entity) && f.entity !== 'URL' && f.entity !== 'LOCATION' && f.entity !== 'ORGANIZATION') ? 1 : 0;
       table.add('(rows with nothing sensitive)', split, c);
     }
     const want = cls.levels.indexOf(row.level);
@@ -325,6 +338,16 @@ function main(): void {
     const s = summary(r.table, 'holdout', (e) => STRUCTURED.has(e));
     const ps = prf(s.tp, s.fp, s.fn);
     out.push(`**Structured entities, held-out:** recall ${f3(ps.r)}, precision ${f3(ps.p)}, FP rate on negatives ${s.negRows === 0 ? '-' : f3(s.negFlagged / s.negRows)} (${s.negRows} negative rows). Targets: recall ≥ 0.99, FP ≤ 0.02.`, '');
+    out.push(
+      'Notes on the held-out figures (read before quoting them):',
+      '',
+      '- US_DRIVER_LICENSE: the held-out row "123456789 1234567890 …" was named as a miss in the brief for this work and is visible in Presidio\'s test file, so this entity\'s held-out figure is no longer blind. ' +
+        'The fix is general, not row-specific: a text without letters is a field of bare values (the standalone rule), a digit group of 7+ digits (or two 6+ groups) is a number of its own, and cards are printed in groups of at most 6. ' +
+        'Presidio itself scores these spans 0.0–0.02 (its "very weak" digits pattern).',
+      '- IN_PAN: the remaining held-out miss is a value that does not have the PAN shape (5 letters, 4 digits, 1 letter); Presidio scores it 0.01. We do not flag it.',
+      '- IBAN_CODE: mixed-case IBANs with a valid mod-97 check are flagged (the issue asks for mixed-case obfuscation to be caught); Presidio\'s cases treat one such value as a negative, which is the held-out FP.',
+      '',
+    );
     out.push(`Not covered (entities we do not implement; rows skipped): ${[...r.skipped.entries()].map(([e, n]) => `${e} (${n})`).join(', ')}.`, '');
     allMisses.push(...r.misses);
   } else out.push(`Presidio cases not found at ${presidioPath}.`, '');
@@ -345,15 +368,34 @@ function main(): void {
     for (const f of readdirSync(promptDir).filter((n) => n.endsWith('.jsonl')).sort()) rows.push(...(readJsonl(join(promptDir, f)) as PromptRow[]));
     const r = evalPrompts(cls, rows);
     out.push('## Our labelled prompts (test/fixtures/prompts)', '');
-    out.push('Labels are complete per prompt, so precision counts every finding of any entity. LOCATION/ORGANIZATION/URL findings on rows with nothing sensitive are not counted as flagged (they are level public).', '');
+    out.push(
+      'realistic.jsonl (85 prompts): labels are complete per prompt, so precision counts every finding of any entity. ' +
+        'labelled-prompts.jsonl (built from labelled-prompts.txt by bench/classifier-fixtures.ts): support tickets, HR and clinical notes, code with secrets, sales e-mails, ' +
+        'EU names, names that are common words, and negatives; labels are complete for the entities in each row\'s `scope` (PERSON, contact data, cards, bank, ids, secrets), so only those are scored there. ' +
+        'LOCATION/ORGANIZATION/URL findings on rows with nothing sensitive are not counted as flagged (they are level public).',
+      '',
+    );
     out.push(render('Held-out split', r.table, 'holdout'), '');
     out.push(render('Tuning split', r.table, 'tune'), '');
     out.push('Level agreement (under-classified = a compliance miss):', '', ...r.levels, '');
+    for (const split of ['holdout', 'tune'] as const) {
+      const p = r.table.rows.get('PERSON')?.[split];
+      if (p === undefined) continue;
+      const o = prf(p.tp, p.fp, p.fn);
+      const x = prf(p.tpExact, p.fpExact, p.fnExact);
+      out.push(`**PERSON, ${split === 'holdout' ? 'held-out' : 'tuning'} split:** ${p.tp + p.fn} names; overlap P ${f3(o.p)} / R ${f3(o.r)} / F2 ${f3(o.f2)}, exact P ${f3(x.p)} / R ${f3(x.r)}. Target: R ≥ 0.90 at P ≥ 0.85.`, '');
+    }
     allMisses.push(...r.misses);
   }
 
   const md = out.join('\n');
-  writeFileSync(join(root, 'bench', 'CLASSIFIER-RESULTS.md'), md + '\n');
+  const resultsPath = join(root, 'bench', 'CLASSIFIER-RESULTS.md');
+  // Keep the speed section that bench/classifier-bench.ts writes into the same file.
+  const previous = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '';
+  const a = previous.indexOf(SPEED_BEGIN);
+  const b = previous.indexOf(SPEED_END);
+  const speed = a >= 0 && b > a ? `\n${previous.slice(a, b + SPEED_END.length)}\n` : '';
+  writeFileSync(resultsPath, md + '\n' + speed);
   process.stdout.write(md + '\n');
   if (process.argv.includes('--misses')) process.stdout.write('\n## Tuning-split misses\n' + allMisses.join('\n') + '\n');
 }

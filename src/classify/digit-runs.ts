@@ -84,6 +84,8 @@ export interface WindowOptions {
  * the scan continues past it, so two adjacent numbers are both found.
  */
 export function scanWindows(ctx: ScanContext, opts: WindowOptions, accept: (w: Window) => Candidate | null, out: Candidate[]): void {
+  // No chain is long enough (the prefilter's chain is a superset of the chains below).
+  if (ctx.digitChain < opts.min) return;
   for (const chain of digitChains(ctx)) {
     const gs = chain.groups;
     let i = 0;
@@ -107,7 +109,11 @@ export function scanWindows(ctx: ScanContext, opts: WindowOptions, accept: (w: W
         if (sep === '.' && k - i < 2) continue;
         if (!opts.partial && sep !== null) {
           const same = (s: string | undefined): boolean => s !== undefined && (sep === '' ? s.trim() === '' && s.length <= 1 : (s.trim() || ' ') === sep);
-          if ((i > 0 && same(chain.seps[i - 1])) || (k + 1 < gs.length && same(chain.seps[k]))) continue;
+          // Formatted ids group digits in ones to sixes (Amex's 4-6-5 is the longest), so a
+          // group of seven or more, or two sixes side by side, is a number of its own.
+          const apart = (a: Group, b: Group): boolean =>
+            a.digits.length >= 7 || b.digits.length >= 7 || (a.digits.length >= 6 && b.digits.length >= 6);
+          if ((i > 0 && same(chain.seps[i - 1]) && !apart(gs[i - 1]!, gs[i]!)) || (k + 1 < gs.length && same(chain.seps[k]) && !apart(gs[k]!, gs[k + 1]!))) continue;
         }
         const c = accept({ digits, start: gs[i]!.start, end: gs[k]!.end, shape, sep });
         if (c !== null) {

@@ -59,38 +59,84 @@ describe('normalisation', () => {
 describe('structured entities and their obfuscated variants', () => {
   // Each entity is embedded after a context word a real prompt would carry; bare
   // contiguous numbers without any context are ambiguous by design (see eval notes).
-  const context: Record<string, string> = {
-    US_SSN: 'my SSN is', DE_TAX_ID: 'Steuer-ID', CA_SIN: 'SIN', AU_TFN: 'TFN', US_ITIN: 'ITIN', FR_NIR: 'NIR', PL_PESEL: 'PESEL',
-    IN_AADHAAR: 'Aadhaar', UK_NHS: 'NHS number',
+  // Every structured entity has all four kinds of obfuscation from the issue (where the
+  // kind applies): full-width characters, zero-width characters inside, digits split by
+  // spaces, dots and dashes (entities with a digit run), and mixed case (entities with letters).
+  interface Case {
+    context: string;
+    canonical: string;
+    split?: string[];
+    mixed?: string[];
+  }
+  const cases: Record<string, Case> = {
+    CREDIT_CARD: { context: 'card', canonical: '4111111111111111', split: ['4111 1111 1111 1111', '4111.1111.1111.1111', '4111-1111-1111-1111', '4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1', '4111 1111-1111 1111'] },
+    US_SSN: { context: 'my SSN is', canonical: '536-22-8714', split: ['536228714', '536 22 8714', '536.22.8714', '5-3-6-2-2-8-7-1-4'] },
+    US_ITIN: { context: 'ITIN', canonical: '911-70-1234', split: ['911701234', '911 70 1234', '911.70.1234'] },
+    US_PASSPORT: { context: 'passport number', canonical: 'A12803456', mixed: ['a12803456'] },
+    US_DRIVER_LICENSE: { context: "driver's license", canonical: 'D4821937', mixed: ['d4821937'] },
+    US_BANK_NUMBER: { context: 'bank account number', canonical: '000123456789', split: ['0001 2345 6789', '0001-2345-6789', '0001.2345.6789'] },
+    IBAN_CODE: { context: 'IBAN', canonical: 'DE89370400440532013000', split: ['DE89 3704 0044 0532 0130 00', 'DE89-3704-0044-0532-0130-00'], mixed: ['de89370400440532013000', 'De89 3704 0044 0532 0130 00', 'gB82 wEST 1234 5698 7654 32'] },
+    EMAIL_ADDRESS: { context: 'email', canonical: 'jane.doe@corp-mail.com', mixed: ['JANE.DOE@CORP-MAIL.COM', 'Jane.Doe@Corp-Mail.com'] },
+    PHONE_NUMBER: { context: 'phone', canonical: '+14155550132', split: ['+1 415 555 0132', '+1-415-555-0132', '+1.415.555.0132', '(415) 555-0132'] },
+    IP_ADDRESS: { context: 'server ip', canonical: '10.20.30.41', mixed: ['2001:DB8::1', '2001:db8::AbCd'] },
+    MAC_ADDRESS: { context: 'mac', canonical: '3c:22:fb:91:0a:4e', split: ['3C-22-FB-91-0A-4E', '3c22.fb91.0a4e'], mixed: ['3C:22:fB:91:0A:4e'] },
+    URL: { context: 'see', canonical: 'https://intranet.example.io/path?q=1', mixed: ['HTTPS://Intranet.Example.IO/path', 'WWW.Microsoft.com'] },
+    CRYPTO: { context: 'wallet', canonical: '16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ', mixed: ['bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', 'BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ', 'bc1qAR0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq'] },
+    UK_NINO: { context: 'NI number', canonical: 'AB123456C', split: ['AB 12 34 56 C'], mixed: ['ab123456c', 'Ab 12 34 56 c'] },
+    UK_NHS: { context: 'NHS number', canonical: '4010232137', split: ['401 023 2137', '401-023-2137', '401.023.2137'] },
+    DE_TAX_ID: { context: 'Steuer-ID', canonical: '12345678903', split: ['12 345 678 903', '12-345-678-903', '1 2 3 4 5 6 7 8 9 0 3'] },
+    FR_NIR: { context: 'NIR', canonical: '284057311122241', split: ['2 84 05 73 111 222 41'] },
+    ES_NIF: { context: 'NIF', canonical: '55555555K', split: ['55555555-K'], mixed: ['55555555k'] },
+    ES_NIE: { context: 'NIE', canonical: 'X9613851N', split: ['X-9613851-N'], mixed: ['x9613851n', 'x9613851N'] },
+    IT_FISCAL_CODE: { context: 'codice fiscale', canonical: 'RSSMRA85T10A562S', mixed: ['rssmra85t10a562s', 'RssMra85T10a562S'] },
+    PL_PESEL: { context: 'PESEL', canonical: '44051401458', split: ['4 4 0 5 1 4 0 1 4 5 8'] },
+    IN_AADHAAR: { context: 'Aadhaar', canonical: '312345678909', split: ['3123 4567 8909', '3123-4567-8909', '3123.4567.8909'] },
+    IN_PAN: { context: 'PAN', canonical: 'ABCPD1234Z', mixed: ['abcpd1234z', 'AbCpD1234z'] },
+    CA_SIN: { context: 'SIN', canonical: '130692544', split: ['130 692 544', '130-692-544', '130.692.544'] },
+    AU_TFN: { context: 'TFN', canonical: '876543210', split: ['876 543 210', '876-543-210'] },
+    SG_NRIC_FIN: { context: 'NRIC', canonical: 'S2740116C', mixed: ['s2740116c', 's2740116C'] },
   };
-  const cases: Array<[string, string, string[]]> = [
-    ['CREDIT_CARD', '4111 1111 1111 1111', ['4111111111111111', '4111-1111-1111-1111', '4111.1111.1111.1111', `4111${ZW}1111${ZW}1111${ZW}1111`, fullWidth('4111111111111111'), '4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1']],
-    ['US_SSN', '536-22-8714', ['536 22 8714', '536.22.8714', '536228714', `536${ZW}-22-8714`, fullWidth('536-22-8714')]],
-    ['IBAN_CODE', 'DE89 3704 0044 0532 0130 00', ['DE89370400440532013000', 'DE89-3704-0044-0532-0130-00', 'de89370400440532013000', `DE89${ZW}3704${ZW}0044${ZW}0532${ZW}0130${ZW}00`, fullWidth('DE89370400440532013000')]],
-    ['EMAIL_ADDRESS', 'jane.doe@corp-mail.com', [`jane.doe${ZW}@corp-mail.com`, fullWidth('jane.doe') + '＠corp-mail.com', 'JANE.DOE@CORP-MAIL.COM']],
-    ['PHONE_NUMBER', '+1 415 555 0132', ['(415) 555-0132', '+1-415-555-0132', '+1.415.555.0132', `+1 415${ZW} 555 0132`, fullWidth('+14155550132')]],
-    ['UK_NHS', '401 023 2137', ['401-023-2137', '4010232137', `401${ZW}023${ZW}2137`, fullWidth('4010232137')]],
-    ['DE_TAX_ID', '12345678903', [`123${ZW}45678903`, fullWidth('12345678903')]],
-    ['PL_PESEL', '44051401458', [fullWidth('44051401458'), `440514${ZW}01458`]],
-    ['IN_AADHAAR', '3123 4567 8909', ['3123-4567-8909', '312345678909', fullWidth('312345678909')]],
-    ['CA_SIN', '130 692 544', ['130-692-544', '130692544', fullWidth('130692544')]],
-    ['AU_TFN', '876 543 210', ['876543210', fullWidth('876543210')]],
-    ['ES_NIF', '55555555K', ['55555555-K', '55555555k', fullWidth('55555555K')]],
-    ['ES_NIE', 'X9613851N', ['x9613851n', 'X-9613851-N', fullWidth('X9613851N')]],
-    ['IT_FISCAL_CODE', 'RSSMRA85T10A562S', ['rssmra85t10a562s', fullWidth('RSSMRA85T10A562S')]],
-    ['IN_PAN', 'ABCPD1234Z', [fullWidth('ABCPD1234Z')]],
-    ['SG_NRIC_FIN', 'S2740116C', ['s2740116c', fullWidth('S2740116C')]],
-    ['UK_NINO', 'AB 12 34 56 C', ['AB123456C', 'ab 12 34 56 c', fullWidth('AB123456C')]],
-    ['FR_NIR', '2 84 05 73 111 222 41', ['284057311122241']],
-    ['IP_ADDRESS', '10.20.30.41', [fullWidth('10.20.30.41'), '2001:db8::1']],
-    ['MAC_ADDRESS', '3c:22:fb:91:0a:4e', ['3C-22-FB-91-0A-4E', '3c22.fb91.0a4e']],
-    ['CRYPTO', '16Yeky6GMjeNkAiNcBY7ZhrLoMSgg1BoyZ', ['bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq']],
-    ['URL', 'https://intranet.example.io/path?q=1', ['www.microsoft.com']],
-    ['US_ITIN', '911-70-1234', ['911701234']],
-  ];
-  for (const [entity, canonical, variants] of cases) {
+  const ZW_CHARS = ['\u200b', '\u200c', '\u2060', '\ufeff', '\u00ad'];
+  /** A zero-width character inside the value (between two of its letters or digits). */
+  const zeroWidth = (v: string, zw: string): string => {
+    const at = Math.max(1, Math.floor(v.length / 2));
+    return v.slice(0, at) + zw + v.slice(at);
+  };
+
+  it('covers every structured entity of the eval, with every applicable kind of obfuscation', () => {
+    const structured = [
+      'EMAIL_ADDRESS', 'PHONE_NUMBER', 'CREDIT_CARD', 'IBAN_CODE', 'US_SSN', 'US_ITIN', 'US_PASSPORT', 'US_DRIVER_LICENSE',
+      'US_BANK_NUMBER', 'IP_ADDRESS', 'MAC_ADDRESS', 'URL', 'CRYPTO', 'UK_NINO', 'UK_NHS', 'DE_TAX_ID', 'FR_NIR', 'ES_NIF', 'ES_NIE',
+      'IT_FISCAL_CODE', 'PL_PESEL', 'IN_AADHAAR', 'IN_PAN', 'CA_SIN', 'AU_TFN', 'SG_NRIC_FIN',
+    ];
+    assert.deepEqual(Object.keys(cases).sort(), [...structured].sort());
+    for (const [entity, c] of Object.entries(cases)) {
+      // A run of 4+ digits can be split; letters can be mixed-case.
+      if (/\d{4}/.test(c.canonical) && !['US_PASSPORT', 'US_DRIVER_LICENSE', 'IP_ADDRESS', 'URL', 'CRYPTO', 'EMAIL_ADDRESS', 'IT_FISCAL_CODE', 'IN_PAN', 'SG_NRIC_FIN'].includes(entity)) {
+        assert.ok((c.split ?? []).length > 0, `${entity} has no split-digit variant`);
+      }
+      if (/[A-Za-z]/.test(c.canonical) && entity !== 'CREDIT_CARD') assert.ok((c.mixed ?? []).length > 0, `${entity} has no mixed-case variant`);
+    }
+  });
+  for (const [entity, c] of Object.entries(cases)) {
+    const variants: Array<[string, string]> = [
+      ['canonical', c.canonical],
+      ['full-width', fullWidth(c.canonical)],
+      ...ZW_CHARS.map((zw): [string, string] => [`zero-width U+${zw.charCodeAt(0).toString(16)}`, zeroWidth(c.canonical, zw)]),
+      ...(c.split ?? []).map((v): [string, string] => ['split', v]),
+      ...(c.split ?? []).map((v): [string, string] => ['split + full-width', fullWidth(v)]),
+      ...(c.mixed ?? []).map((v): [string, string] => ['mixed case', v]),
+      ...(c.mixed ?? []).map((v): [string, string] => ['mixed case + zero-width', zeroWidth(v, ZW)]),
+    ];
     it(`${entity}: canonical and obfuscated forms`, () => {
-      for (const v of [canonical, ...variants]) assertFinds(`please check this ${context[entity] ?? 'value:'} ${v} thanks`, entity);
+      for (const [kind, v] of variants) {
+        const text = `please check this ${c.context} ${v} thanks`;
+        const at = text.indexOf(v);
+        const hits = cls.classify(text).findings.filter((f) => f.entity === entity);
+        assert.ok(hits.length > 0, `${entity} (${kind}) not found in ${JSON.stringify(text)}`);
+        // The span covers the value in the ORIGINAL text (offsets map back through normalisation).
+        assert.ok(hits.some((f) => f.start <= at + 1 && f.end >= at + v.length - 1), `${entity} (${kind}) span does not cover ${JSON.stringify(v)}`);
+      }
     });
   }
   it('passport, driver licence and bank numbers with context', () => {
@@ -144,6 +190,16 @@ describe('people, places and health', () => {
     assertFinds('Richard M. Nixon resigned.', 'PERSON', 'Richard M. Nixon');
     assertNot('Will you help me with this?', 'PERSON');
     assertNot('May I ask a question?', 'PERSON');
+    // Given names that are everyday words: a name only where the capital has no other reason.
+    assertFinds('Ask Will whether the slides are final.', 'PERSON', 'Will');
+    assertFinds('Hope Sullivan will cover the front desk.', 'PERSON', 'Hope Sullivan');
+    assertNot('In May we ship the new release.', 'PERSON');
+    assertNot('Mark the checklist items that are done.', 'PERSON');
+    // Code identifiers and possessives.
+    assertNot('Write a Python class named InvoiceParser with a parse method.', 'PERSON');
+    const c = cls.classify("Summarise Angela Merkel's speech.");
+    const p = c.findings.find((f) => f.entity === 'PERSON');
+    assert.equal(p === undefined ? '' : "Summarise Angela Merkel's speech.".slice(p.start, p.end), 'Angela Merkel');
   });
   it('finds addresses, dates of birth and ages', () => {
     assertFinds('Ship to 1427 Maplewood Drive, Springfield, IL 62704 please', 'ADDRESS', '1427 Maplewood Drive');
@@ -189,6 +245,36 @@ describe('whole request', () => {
     assert.equal(c.level, 'regulated');
     const paths = c.findings.filter((f) => f.entity === 'CREDIT_CARD').map((f) => f.path).sort();
     assert.deepEqual(paths, ['messages[0].content', 'messages[1].content']);
+  });
+  it('joins segments when a value may straddle the edge: e-mail, IBAN, full-width digits', () => {
+    const email = cls.classifySegments([
+      { path: 'messages[0].content', text: 'write to jane.doe' },
+      { path: 'messages[1].content', text: '@corp-mail.com please' },
+    ]);
+    assert.ok(email.findings.some((f) => f.entity === 'EMAIL_ADDRESS' && f.path === 'messages[1].content'), email.reasons.join('; '));
+    const iban = cls.classifySegments([
+      { path: 'a', text: 'IBAN DE89 3704' },
+      { path: 'b', text: '0044 0532 0130 00' },
+    ]);
+    assert.equal(iban.level, 'regulated');
+    const wide = cls.classifySegments([
+      { path: 'a', text: `card ${fullWidth('4111 1111')}` },
+      { path: 'b', text: `${ZW}${fullWidth('1111 1111')}` },
+    ]);
+    assert.equal(wide.level, 'regulated');
+  });
+  it('does not join prose segments that end and start with plain words', () => {
+    const c = cls.classifySegments([
+      { path: 'a', text: 'The dashboard still reports occasional spikes at midn' },
+      { path: 'b', text: 'You are a helpful assistant.' },
+    ]);
+    assert.ok(!c.findings.some((f) => f.detector.endsWith('+cross-segment')));
+  });
+  it('treats every value of a field without letters as a bare value', () => {
+    const c = cls.classifySegments([{ path: 'tools[0].function.arguments.values', text: '482913570 7731029384 20931847562' }]);
+    assert.equal(c.level, 'regulated', c.reasons.join('; '));
+    // With words around them the same numbers need context.
+    assert.equal(cls.classify('we processed 482913570 events in the last run').level, 'public');
   });
   it('uses the field path as context for bare values', () => {
     const c = cls.classifySegments([{ path: 'tools[0].function.arguments.ssn', text: '536228714' }]);

@@ -98,10 +98,13 @@ export const itFiscalCodeDetector: Detector = {
     IT_CF.lastIndex = 0;
     for (let m = IT_CF.exec(ctx.text); m !== null; m = IT_CF.exec(ctx.text)) {
       const v = m[0];
-      if (v !== v.toUpperCase() && v !== v.toLowerCase()) continue;
       // The shape alone is specific (16 chars, letters and digits in fixed places); the
-      // check letter raises confidence but a mistyped one is still somebody's code.
-      const base = itFiscalCheck(v) ? 0.95 : 0.6;
+      // check letter raises confidence but a mistyped one is still somebody's code. Mixed
+      // case is an obfuscation: kept only when the check letter holds.
+      const mixed = v !== v.toUpperCase() && v !== v.toLowerCase();
+      const valid = itFiscalCheck(v.toUpperCase());
+      if (mixed && !valid) continue;
+      const base = valid ? (mixed ? 0.85 : 0.95) : 0.6;
       out.push(cand('IT_FISCAL_CODE', m.index, m.index + v.length, scored(ctx, base, m.index, m.index + v.length, IT_CONTEXT), this.id));
     }
   },
@@ -149,7 +152,8 @@ export const ukNinoDetector: Detector = {
   entities: ['UK_NINO'],
   needs: F_DIGIT,
   detect(ctx, out) {
-    if (ctx.digits < 6) return;
+    // Six digits in one chain ("12 34 56", "123456"); counting all digits cost a pass over the text.
+    if (ctx.digitChain < 6) return;
     NINO.lastIndex = 0;
     for (let m = NINO.exec(ctx.text); m !== null; m = NINO.exec(ctx.text)) {
       out.push(cand('UK_NINO', m.index, m.index + m[0].length, scored(ctx, 0.6, m.index, m.index + m[0].length, NINO_CONTEXT), this.id));

@@ -1,5 +1,5 @@
 import {
-  B_COMMON, B_FIRST, B_LAST, B_LOC, B_NRP, B_NRP_AMBIG, B_ORG, B_ORG_SUFFIX, B_SPECIAL, B_TITLE, lexicon, type Lexicon,
+  B_COMMON, B_CONTEXT, B_FIRST, B_LAST, B_LOC, B_NRP, B_NRP_AMBIG, B_ORG, B_ORG_SUFFIX, B_SPECIAL, B_TITLE, lexicon, type Lexicon,
 } from '../lexicons/index.js';
 import { ABOUT_PERSON, BIRTH_CONTEXT, PERSON_CONTEXT } from '../lexicons/word-lists.js';
 import { F_DIGIT, F_UPPER, type Detector, type ScanContext } from '../scan-context.js';
@@ -34,6 +34,53 @@ function capRun(ctx: ScanContext, toks: Token[], i: number): number {
   return j;
 }
 
+/** Tokens are adjacent words of the text (the token list skips everyday words, so check the gap). */
+function adjacent(ctx: ScanContext, a: Token, b: Token): boolean {
+  return b.start - a.end <= 3 && /^[\s:,=*"'“—–-]*$/.test(ctx.text.slice(a.end, b.start));
+}
+
+/** "name: X", "called X", "my name is X". */
+function nameIntroBefore(ctx: ScanContext, toks: Token[], i: number): boolean {
+  if (i === 0) return false;
+  const p = toks[i - 1]!;
+  if (!adjacent(ctx, p, toks[i]!)) return false;
+  if (NAME_PHRASE_BEFORE.has(p.lower)) return true;
+  return p.lower === 'is' && i > 1 && toks[i - 2]!.lower === 'name' && adjacent(ctx, toks[i - 2]!, p);
+}
+
+/** Months and weekdays are capitalised mid-sentence in English without being names ("in May"). */
+const CALENDAR = new Set(['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday']);
+/** Words directly before a token that say it is addressed to or by a person ("ask Will", "ping Sam", "cc Rose"). */
+// Verbs only: after prepositions ("by Revenue", "from Ruby on Rails") capitals are titles and products.
+const ADDRESSING = new Set(['ask', 'asks', 'asked', 'tell', 'told', 'ping', 'remind', 'invite', 'cc', 'thank', 'thanks', 'dear', 'hi', 'hello', 'hey', 'congratulate', 'email', 'call']);
+const MC_PREFIX = /^(?:Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|O)[A-Z]/;
+
+/**
+ * Capital explained by position: the start of the text, of a line or of a sentence
+ * (after . ! ? : ; or a bullet). Such a capital says nothing; a capital elsewhere does.
+ */
+function sentenceInitial(ctx: ScanContext, t: Token): boolean {
+  let k = t.start - 1;
+  while (k >= 0 && /[\s"'“‘(\[*]/.test(ctx.text[k]!)) {
+    if (ctx.text[k] === '\n') return true;
+    k--;
+  }
+  return k < 0 || /[.!?:;•#>|]/.test(ctx.text[k]!);
+}
+
+/** PascalCase or camelCase identifiers ("InvoiceParser") are code, not names; "McDonald" and "DeVries" are. */
+function codeIdentifier(ctx: ScanContext, t: Token): boolean {
+  const w = ctx.text.slice(t.start, t.end);
+  return /[a-z][A-Z]/.test(w) && !MC_PREFIX.test(w);
+}
+
+/** The token before i, if it is the adjacent word. */
+function wordBefore(ctx: ScanContext, toks: Token[], i: number): Token | null {
+  if (i === 0) return null;
+  const p = toks[i - 1]!;
+  return adjacent(ctx, p, toks[i]!) ? p : null;
+}
+
 function isName(t: Token): boolean {
   return (t.bits & (B_FIRST | B_LAST)) !== 0;
 }
@@ -56,6 +103,7 @@ function personDetector(lex: Lexicon): Detector {
           i += phrase.words.length - 1;
           continue;
         }
+        if (codeIdentifier(ctx, t)) continue;
         let j = capRun(ctx, toks, i);
         // An all-caps run is a name only when every token is a known name (forms: "JOHN SMITH").
         if (t.allCaps && !toks.slice(i, j + 1).every((x) => x.allCaps && isName(x))) {
@@ -90,7 +138,7 @@ function personDetector(lex: Lexicon): Detector {
         const first = run[0]!;
         const firstCommon = (first.bits & B_COMMON) !== 0;
         const firstIsGiven = (first.bits & B_FIRST) !== 0;
-        const afterNamePhrase = i > 0 && NAME_PHRASE_BEFORE.has(toks[i - 1]!.lower) || (i > 1 && toks[i - 1]!.lower === 'is' && toks[i - 2]!.lower === 'name');
+        const afterNamePhrase = nameIntroBefore(ctx, toks, i);
         let score = 0;
         let end = j;
         if (run.length >= 2) {
@@ -98,26 +146,50 @@ function personDetector(lex: Lexicon): Detector {
           end = i;
           for (let m = i + 1; m <= j; m++) {
             const x = toks[m]!;
+            if (codeIdentifier(ctx, x)) break;
             // After an unambiguous given name, an everyday word is still a surname ("Dan Tailor", "Dan May").
-            const strongFirst = firstIsGiven && !firstCommon && m === i + 1 && !(x.bits & (B_LOC | B_ORG_SUFFIX | B_ORG));
+            // Not after a place that is also a given name ("Paris Agreement").
+            const strongFirst = firstIsGiven && !firstCommon && !(first.bits & B_LOC) && m === i + 1 && !(x.bits & (B_LOC | B_ORG_SUFFIX | B_ORG));
             const nameLike = strongFirst || isName(x) || x.end - x.start === 1 || !(x.bits & (B_COMMON | B_LOC | B_ORG_SUFFIX | B_ORG));
             if (!nameLike) break;
             end = m;
           }
           const second = toks[Math.min(end, i + 1)]!;
           if (end > i) {
-            if (firstIsGiven && !firstCommon) score = 0.85;
+            const secondUnknown = (second.bits & ~B_CONTEXT) === 0;
+            if (firstIsGiven && !firstCommon && !(first.bits & B_LOC)) score = 0.85;
             else if (firstIsGiven && second.bits & B_LAST && !(second.bits & B_COMMON)) score = 0.75;
             else if (first.bits & B_LAST && !firstCommon && second.bits & B_LAST && !(second.bits & B_COMMON)) score = 0.6;
             else if (afterNamePhrase && !(first.bits & (B_LOC | B_ORG))) score = 0.75;
+            // A given name that is also an everyday word ("Hope", "Drew", "Penny") followed by a
+            // capitalised surname, known or not in the lexicon: the second capital has no
+            // sentence-start excuse. Months stay out ("May Sullivan" is rare, "June Update" is not).
+            else if (
+              firstIsGiven && !(second.bits & (B_LOC | B_ORG | B_ORG_SUFFIX | B_NRP)) &&
+              (secondUnknown || (second.bits & B_LAST && !(second.bits & B_COMMON)) ||
+                (!CALENDAR.has(first.lower) && !(first.bits & B_LOC) && second.bits & (B_LAST | B_FIRST)))
+            ) score = 0.65;
+            // An unknown capitalised word before a known surname ("Jürgen Weber", "Siobhán Kelly").
+            else if ((first.bits & ~B_CONTEXT) === 0 && !first.allCaps && second.bits & B_LAST && !(second.bits & (B_COMMON | B_LOC | B_ORG))) score = 0.6;
           }
           if (score === 0) end = i;
         }
         if (score === 0) {
           // One token on its own.
-          if (afterNamePhrase && !(t.bits & (B_LOC | B_ORG))) score = 0.8;
+          const unknown = (t.bits & ~B_CONTEXT) === 0;
+          const before = wordBefore(ctx, toks, i);
+          const addressed = before !== null && ADDRESSING.has(before.lower);
+          const midSentence = !sentenceInitial(ctx, t);
+          if (afterNamePhrase && !(t.bits & (B_LOC | B_ORG)) && (!firstCommon || isName(t))) score = 0.8;
           else if (firstIsGiven && !firstCommon && !(t.bits & (B_LOC | B_ORG | B_NRP))) score = 0.6;
+          // "Ask Will whether…", "cc Rose": a given name that is also a word, capitalised
+          // mid-sentence right after a verb or preposition of addressing.
+          else if (firstIsGiven && addressed && midSentence && !CALENDAR.has(t.lower) && !(t.bits & (B_LOC | B_ORG | B_NRP))) score = 0.6;
+          // "Ask Priyanka to…": a word no lexicon knows, in the same spot.
+          else if (unknown && addressed && midSentence && !t.allCaps) score = 0.6;
           else if (isName(t) && !(t.bits & (B_LOC | B_NRP | B_ORG))) score = firstCommon ? 0.1 : 0.3;
+          // Speaker labels in notes and transcripts ("; Lucia: flaky tests").
+          else if (isName(t) && !firstCommon && !t.allCaps && ctx.text[t.end] === ':' && !midSentence && !(t.bits & (B_LOC | B_ORG | B_NRP))) score = 0.6;
           if (score > 0 && score < 0.6 && tokensNear(toks, i, i, PERSON_CONTEXT, 3)) score += ctx.contextBoost;
         }
         if (score > 0) {
@@ -126,7 +198,9 @@ function personDetector(lex: Lexicon): Detector {
           continue;
         }
         if (t.bits & B_LOC && !firstCommon) out.push(cand('LOCATION', t.start, t.end, 0.7, this.id));
-        i = Math.max(i, j > i && run.every((x) => !isName(x)) ? j : i);
+        // Skip the rest of a run of non-names, unless it began with an everyday word: a
+        // sentence-initial verb ("Ask Priyanka to…") must not hide the name after it.
+        i = Math.max(i, j > i && !firstCommon && run.every((x) => !isName(x)) ? j : i);
       }
     },
   };

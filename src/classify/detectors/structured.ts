@@ -166,8 +166,9 @@ export const cryptoDetector: Detector = {
     BTC_BECH32.lastIndex = 0;
     for (let m = BTC_BECH32.exec(text); m !== null; m = BTC_BECH32.exec(text)) {
       const v = m[0];
-      if (v !== v.toLowerCase() && v !== v.toUpperCase()) continue;
-      if (bech32Check(v)) out.push(cand('CRYPTO', m.index, m.index + v.length, 0.95, this.id));
+      // Bech32 forbids mixed case, so a mixed-case address is an obfuscated one: check it lower-cased.
+      const mixed = v !== v.toLowerCase() && v !== v.toUpperCase();
+      if (bech32Check(mixed ? v.toLowerCase() : v)) out.push(cand('CRYPTO', m.index, m.index + v.length, mixed ? 0.85 : 0.95, this.id));
     }
     ETH.lastIndex = 0;
     for (let m = ETH.exec(text); m !== null; m = ETH.exec(text)) {
@@ -190,6 +191,9 @@ export const creditCardDetector: Detector = {
       const d = w.digits;
       // Presidio's rule: 13 digits starting with 1 are not issued as cards.
       if (!/^[1-6]/.test(d) || (d.length === 13 && d[0] === '1') || !luhn(d) || allSameDigit(d)) return null;
+      // Cards are printed in groups of four (Amex/Diners 4-6-5, 4-6-4) or as one run; two
+      // runs of 7+ digits side by side are two numbers, whatever Luhn says.
+      if (w.shape.length > 1 && w.shape.some((n) => n > 6)) return null;
       // Issuers use 13-19 digits; 12 is rare enough to want context.
       const base = d.length >= 15 ? 0.9 : d.length >= 13 ? 0.75 : 0.45;
       return cand('CREDIT_CARD', w.start, w.end, numericScore(ctx, base, w, CC_CONTEXT), this.id);
@@ -235,10 +239,11 @@ export const ibanDetector: Detector = {
       }
       if (chars.length !== need || /[A-Za-z0-9]/.test(text[i] ?? '')) continue;
       const letters = chars.replace(/[^A-Za-z]/g, '');
-      if (letters !== letters.toUpperCase() && letters !== letters.toLowerCase()) continue;
       const e = electronicFormatIBAN(chars.toUpperCase());
       if (e === null || !isValidIBAN(e)) continue;
-      out.push(cand('IBAN_CODE', m.index, i, ctx.score(0.9, m.index, i, IBAN_CONTEXT), this.id));
+      // Mixed case ("De89…", "gB82 wEST…") is an obfuscation; the mod-97 check still holds, so keep it, a little lower.
+      const mixed = letters !== letters.toUpperCase() && letters !== letters.toLowerCase();
+      out.push(cand('IBAN_CODE', m.index, i, ctx.score(mixed ? 0.8 : 0.9, m.index, i, IBAN_CONTEXT), this.id));
       IBAN_START.lastIndex = i;
     }
   },
@@ -292,7 +297,7 @@ export const itinDetector: Detector = {
 };
 
 const PASSPORT_CONTEXT = wordSet('passport passports travel document visa');
-const US_PASSPORT_ALPHA = /(?<![A-Za-z0-9])[A-Z]\d{8}(?![A-Za-z0-9])/g;
+const US_PASSPORT_ALPHA = /(?<![A-Za-z0-9])[A-Za-z]\d{8}(?![A-Za-z0-9])/g;
 export const usPassportDetector: Detector = {
   id: 'us.passport',
   entities: ['US_PASSPORT'],
@@ -307,13 +312,15 @@ export const usPassportDetector: Detector = {
     US_PASSPORT_ALPHA.lastIndex = 0;
     for (let m = US_PASSPORT_ALPHA.exec(ctx.text); m !== null; m = US_PASSPORT_ALPHA.exec(ctx.text)) {
       const w = { start: m.index, end: m.index + m[0].length };
-      out.push(cand('US_PASSPORT', w.start, w.end, numericScore(ctx, 0.35, w, PASSPORT_CONTEXT), this.id));
+      // Lower case ("a12803456") is an obfuscated or sloppy form: still a passport with context.
+      const base = m[0].charCodeAt(0) >= 97 ? 0.3 : 0.35;
+      out.push(cand('US_PASSPORT', w.start, w.end, numericScore(ctx, base, w, PASSPORT_CONTEXT), this.id));
     }
   },
 };
 
 const DL_CONTEXT = wordSet('driver driver\'s drivers license licence dl dmv driving permit lic');
-const DL_ALPHA = /(?<![A-Za-z0-9])[A-Z]{1,2}\d{5,14}(?![A-Za-z0-9])/g;
+const DL_ALPHA = /(?<![A-Za-z0-9])[A-Za-z]{1,2}\d{5,14}(?![A-Za-z0-9])/g;
 export const usDriverLicenseDetector: Detector = {
   id: 'us.driver-license',
   entities: ['US_DRIVER_LICENSE'],
@@ -325,11 +332,12 @@ export const usDriverLicenseDetector: Detector = {
         return cand('US_DRIVER_LICENSE', w.start, w.end, numericScore(ctx, 0.3, w, DL_CONTEXT), this.id);
       }, out);
     }
-    if (!(ctx.flags & F_UPPER) || !(ctx.flags & F_ALNUM)) return;
+    if (!(ctx.flags & F_ALNUM)) return;
     DL_ALPHA.lastIndex = 0;
     for (let m = DL_ALPHA.exec(ctx.text); m !== null; m = DL_ALPHA.exec(ctx.text)) {
       const w = { start: m.index, end: m.index + m[0].length };
-      out.push(cand('US_DRIVER_LICENSE', w.start, w.end, numericScore(ctx, 0.35, w, DL_CONTEXT), this.id));
+      const base = m[0].charCodeAt(0) >= 97 ? 0.3 : 0.35;
+      out.push(cand('US_DRIVER_LICENSE', w.start, w.end, numericScore(ctx, base, w, DL_CONTEXT), this.id));
     }
   },
 };
@@ -341,8 +349,12 @@ export const usBankNumberDetector: Detector = {
   needs: F_DIGITS7,
   detect(ctx, out) {
     scanWindows(ctx, { min: 8, max: 17 }, (w) => {
-      if (w.shape.length > 1 || allSameDigit(w.digits)) return null;
-      return cand('US_BANK_NUMBER', w.start, w.end, numericScore(ctx, 0.3, w, BANK_CONTEXT), this.id);
+      if (allSameDigit(w.digits)) return null;
+      // Written in groups of three or four ("0001 2345 6789") or split digit by digit: an
+      // obfuscated form, lower base, so it needs its context word even more.
+      const grouped = w.shape.length > 1;
+      if (grouped && !w.shape.every((n) => n >= 3 && n <= 4) && !w.shape.every((n) => n <= 2)) return null;
+      return cand('US_BANK_NUMBER', w.start, w.end, numericScore(ctx, grouped ? 0.25 : 0.3, w, BANK_CONTEXT), this.id);
     }, out);
   },
 };
@@ -370,6 +382,8 @@ export function phoneDetector(regions: readonly string[]): Detector {
         if (DATE_LIKE.test(trimmed) || IPV4_LIKE.test(trimmed) || ZIP_PLUS4.test(trimmed) || IPV4_PREFIX.test(trimmed)) continue;
         const lead = run.length - run.trimStart().length;
         const base = m.index + lead;
+        // "+44 7700 900 123" is in a range reserved for fiction, so not "valid"; an
+        // international number of possible length is still somebody's phone: fail closed.
         const found: Array<{ s: number; e: number; intl: boolean }> = [];
         const add = (s: number, e: number, intl: boolean): void => {
           for (const f of found) if (s < f.e && e > f.s) {
@@ -381,19 +395,20 @@ export function phoneDetector(regions: readonly string[]): Detector {
         // Each libphonenumber call costs ~5-10 µs: an international number needs one call,
         // a national one stops at the first region that reads the whole run.
         if (trimmed.startsWith('+')) {
-          for (const r of findPhoneNumbersInText(trimmed)) add(r.startsAt, r.endsAt, true);
+          // One parse of the whole run (~6 µs) before the text scanner (~14 µs): a run that
+          // is one possible international number is taken whole, fictional ranges included.
+          const whole = parsePhoneNumberFromString(trimmed);
+          if (whole?.isPossible() === true) add(0, trimmed.length, true);
+          else for (const r of findPhoneNumbersInText(trimmed)) add(r.startsAt, r.endsAt, true);
         }
-        if (!(found.length === 1 && found[0]!.s === 0 && found[0]!.e === trimmed.length)) {
+        // A '+' prefix fixes the country, so the national regions cannot read it differently
+        // (libphonenumber ignores defaultCountry then); trying all 14 cost ~100 µs per
+        // "+1 415 555 01xx" (a fictional range, not "valid").
+        if (!trimmed.startsWith('+') && !(found.length === 1 && found[0]!.s === 0 && found[0]!.e === trimmed.length)) {
           for (const region of countries) {
             for (const r of findPhoneNumbersInText(trimmed, { defaultCountry: region })) add(r.startsAt, r.endsAt, trimmed[r.startsAt] === '+');
             if (found.some((f) => f.s === 0 && f.e === trimmed.length)) break;
           }
-        }
-        // "+44 7700 900 123" is in a range reserved for fiction, so not "valid"; an
-        // international number of possible length is still somebody's phone: fail closed.
-        if (found.length === 0 && trimmed.startsWith('+')) {
-          const parsed = parsePhoneNumberFromString(trimmed);
-          if (parsed?.isPossible()) found.push({ s: 0, e: trimmed.length, intl: true });
         }
         for (const f of found) {
           const value = trimmed.slice(f.s, f.e);

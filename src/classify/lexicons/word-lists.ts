@@ -12,7 +12,8 @@ export const TITLES = new Set(words('mr;mrs;ms;miss;mx;dr;prof;sir;dame;lord;lad
 export const PERSON_CONTEXT = new Set(words(`name;named;names;called;call;dear;hi;hello;hey;thanks;thank;regards;sincerely;signed;cc;
 patient;customer;client;employee;applicant;candidate;tenant;member;user;contact;manager;colleague;husband;wife;son;daughter;
 mother;father;brother;sister;friend;mr;mrs;ms;dr;by;from;with;ask;tell;met;meet;email;emailed;spoke;assigned;owner;author;
-surname;firstname;lastname;forename;nachname;vorname;nom;prénom;nombre;apellido;he;she;his;her`));
+surname;firstname;lastname;forename;nachname;vorname;nom;prénom;nombre;apellido;he;she;his;her;
+ping;remind;invite;forward;congratulate;thank;welcome;cheers;best;per;via;and`));
 
 /** Capitalised tokens that are never given names in prose, beyond the Dale-Chall list. */
 export const EXTRA_COMMON = new Set(words(`guy;art;pat;sue;bob;gene;ray;dean;rich;sky;ivy;jack;jay;mark;bill;will;may;june;april;august;
@@ -119,7 +120,7 @@ export const BIRTH_CONTEXT = new Set(words(`born;birth;birthday;dob;d.o.b;birthd
 nacimiento;nascita;bday`));
 
 /** Major world cities and regions that faker's city lists (mostly US) leave out. */
-export const WORLD_PLACES = words(`London;Paris;Berlin;Madrid;Rome;Milan;Munich;Hamburg;Frankfurt;Vienna;Zurich;Geneva;Amsterdam;Rotterdam;
+export const WORLD_PLACES = words(`Monte Carlo;London;Paris;Berlin;Madrid;Rome;Milan;Munich;Hamburg;Frankfurt;Vienna;Zurich;Geneva;Amsterdam;Rotterdam;
 Brussels;Antwerp;Lisbon;Porto;Barcelona;Valencia;Seville;Dublin;Edinburgh;Glasgow;Manchester;Birmingham;Liverpool;Leeds;
 Bristol;Cardiff;Belfast;Oxford;Cambridge;Copenhagen;Stockholm;Oslo;Helsinki;Reykjavik;Warsaw;Krakow;Prague;Budapest;
 Bucharest;Sofia;Athens;Istanbul;Ankara;Moscow;Kyiv;Kiev;Minsk;Riga;Vilnius;Tallinn;Belgrade;Zagreb;Ljubljana;
