@@ -1,0 +1,14 @@
+export { API_KEY_PREFIX, displayPrefix, generateApiKey, KeyHasher, keyState, looksLikeApiKey, type ApiKeyGrant, type ApiKeyRecord, type KeyState, type TierGrant } from './api-key.js';
+export { Authenticator, type AuthenticatorOptions, type AuthFailure, type HeaderBag } from './authenticate.js';
+export { Authorizer, DEFAULT_WORKLOAD, type AccessRequest, type AdminAccess } from './authorize.js';
+export { authSchema, DEFAULT_ROLES, roleSchema, type AuthConfig, type AuthConfigInput, type ConfigKey, type IssuerConfig, type KeyStoreConfig, type RoleConfig } from './config.js';
+export { resolveGatewaySecret } from './gateway-secret.js';
+export { claimAt, JwtError, JwtVerifier, mapClaims } from './jwt.js';
+export { KeyStoreError, type KeyStore } from './key-stores/key-store.js';
+export { MemoryKeyStore } from './key-stores/memory.js';
+export { PostgresKeyStore, type PostgresKeyStoreOptions } from './key-stores/postgres.js';
+export { SqliteKeyStore } from './key-stores/sqlite.js';
+export { ApiKeyService, KeyError, principalForKey, viewOf, type ApiKeyView, type CreateKeyInput, type IssuedKey, type VerifyResult } from './keys.js';
+export * from './limits/index.js';
+export { attachScope, scopeOf, type CredentialScope } from './scope.js';
+export { createIdentity, createLimiter, openKeyService, type Identity, type SetupEnv } from './setup.js';
