@@ -2,11 +2,12 @@ import { createClassifier } from './classify/classifier.js';
 import type { LoadedConfig } from './config/loader.js';
 import type { Config } from './config/schema.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
+import { createIdentity, createLimiter, type Identity } from './identity/setup.js';
 import { ClassifyStep } from './pipeline/classify-step.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { createPolicyEngine } from './policy/engine.js';
 import type { Provider } from './providers/provider.js';
 import { createProvider } from './providers/registry.js';
-import { createPolicyEngine } from './policy/engine.js';
 import { ModelCatalog } from './route/catalog.js';
 import { Router } from './route/router.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
@@ -16,8 +17,9 @@ export interface Gateway {
   readonly logger: Logger;
   readonly http: HttpServer;
   readonly pipeline: Pipeline;
-  /** Closes upstream connection pools. Call after the HTTP server has drained. */
-  closeProviders(): Promise<void>;
+  readonly identity: Identity;
+  /** Closes upstream pools and stores. Call after the HTTP server has drained. */
+  closeResources(): Promise<void>;
 }
 
 export interface ComposeOptions {
@@ -25,32 +27,46 @@ export interface ComposeOptions {
 }
 
 /** The one place that constructs adapters and services. Nothing here listens yet. */
-export function compose(loaded: LoadedConfig, options: ComposeOptions = {}): Gateway {
+export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}): Promise<Gateway> {
   const { config } = loaded;
   const logger = options.logger ?? createLogger(config.logging.level);
-  const providers = new Map<string, Provider>();
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    await Promise.allSettled(closers.reverse().map((close) => close()));
+  };
   try {
+    const providers = new Map<string, Provider>();
     for (const backend of config.backends) {
       // Each backend sees only its own tier's secret source.
-      providers.set(backend.id, createProvider(backend, loaded.secrets[backend.tier]));
+      const provider = createProvider(backend, loaded.secrets[backend.tier]);
+      providers.set(backend.id, provider);
+      closers.push(() => provider.close());
     }
+    const setup = { env: loaded.gatewayEnv, tierSources: config.secrets };
+    const identity = await createIdentity(config.auth, setup, (failure) => logger.warn({ auth: failure }, 'authentication failed'));
+    closers.push(() => identity.close());
+    const limits = await createLimiter(config.limits, setup, (event) =>
+      logger.warn({ limits: event.type, ...('action' in event ? { action: event.action } : {}) }, 'usage limits'),
+    );
+    closers.push(() => limits.close());
+
+    const catalog = new ModelCatalog(config);
+    const classifier = createClassifier(config.classification);
+    const policy = createPolicyEngine(config.policy, classifier.levels);
+    const router = new Router(catalog, config.routing);
+    const pipeline = new Pipeline({
+      providers,
+      classify: new ClassifyStep(classifier),
+      policy,
+      router,
+      authorizer: identity.authorizer,
+      limiter: limits.limiter,
+      defaultMaxOutputTokens: config.limits.defaultMaxOutputTokens,
+    });
+    const http = createHttpServer({ pipeline, logger, authenticator: identity.authenticator, bodyLimitBytes: config.server.bodyLimitBytes });
+    return { config, logger, http, pipeline, identity, closeResources: closeAll };
   } catch (err) {
-    for (const p of providers.values()) void p.close();
+    await closeAll();
     throw err;
   }
-  const catalog = new ModelCatalog(config);
-  const classifier = createClassifier(config.classification);
-  const policy = createPolicyEngine(config.policy, classifier.levels);
-  const router = new Router(catalog, config.routing);
-  const pipeline = new Pipeline(providers, new ClassifyStep(classifier), policy, router);
-  const http = createHttpServer({ pipeline, logger, bodyLimitBytes: config.server.bodyLimitBytes });
-  return {
-    config,
-    logger,
-    http,
-    pipeline,
-    closeProviders: async () => {
-      await Promise.allSettled([...providers.values()].map((p) => p.close()));
-    },
-  };
 }

@@ -27,7 +27,7 @@ export async function listen(gateway: Gateway): Promise<RunningGateway> {
         await app.close();
       } finally {
         clearTimeout(deadline);
-        await gateway.closeProviders();
+        await gateway.closeResources();
       }
     })();
     return closing;
@@ -38,7 +38,7 @@ export async function listen(gateway: Gateway): Promise<RunningGateway> {
 /** Entry: load config → compose → serve; drain on SIGTERM/SIGINT. */
 export async function serve(configPath: string, overrides: LoadOverrides = {}, options: ComposeOptions = {}): Promise<RunningGateway> {
   const loaded = loadConfig(configPath, overrides);
-  const running = await listen(compose(loaded, options));
+  const running = await listen(await compose(loaded, options));
   const { logger } = running.gateway;
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'draining');

@@ -1,4 +1,4 @@
-import { B_COMMON, B_PHRASE, type Lexicon, type Phrase } from './lexicons/index.js';
+import { B_CAPS_ONLY, B_PHRASE, type Lexicon, type Phrase } from './lexicons/index.js';
 import type { ScanContext } from './scan-context.js';
 
 /** A word of the text with its lexicon bits; computed once per text for all lexicon detectors. */
@@ -38,10 +38,11 @@ export function tokens(ctx: ScanContext, lex: Lexicon): Token[] {
       let lower = w.toLowerCase();
       if (lower.includes('’')) lower = lower.replace(/’/g, "'");
       const bits = lex.bits.get(lower) ?? 0;
-      // Lower-case words outside every lexicon, or only everyday words, matter to no
-      // detector: skip the allocation. (Gaps between kept tokens are checked on the text,
-      // so runs still break on them; context and phrase words carry B_CONTEXT/B_PHRASE.)
-      if ((bits & ~B_COMMON) === 0 && !cap) continue;
+      // Lower-case words outside every lexicon, or only in lexicons that matter on a
+      // capital (everyday words, names, places), matter to no detector: skip the
+      // allocation. (Gaps between kept tokens are checked on the text, so runs still break
+      // on them; context and phrase words carry B_CONTEXT/B_PHRASE.)
+      if ((bits & ~B_CAPS_ONLY) === 0 && !cap) continue;
       out.push({
         start: m.index,
         end: m.index + w.length,
@@ -94,8 +95,9 @@ function asciiTokens(text: string, lowerText: string, lex: Lexicon, out: Token[]
     const bits = lex.bits.get(lower) ?? 0;
     const c0 = text.charCodeAt(start);
     const cap = c0 >= 65 && c0 <= 90;
-    // Everyday lower-case words ("the", "report") were half of all tokens in prose.
-    if ((bits & ~B_COMMON) === 0 && !cap) continue;
+    // Everyday lower-case words ("the", "report") were half of all tokens in prose; with
+    // the real-names dictionary "will", "can", "long" are name words too, and only matter capitalised.
+    if ((bits & ~B_CAPS_ONLY) === 0 && !cap) continue;
     let allCaps = false;
     if (cap && end - start > 1) {
       allCaps = true;

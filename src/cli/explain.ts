@@ -20,14 +20,15 @@ export interface ExplainOptions {
  */
 export async function explainFile(loaded: LoadedConfig, requestPath: string, options: ExplainOptions): Promise<Explanation> {
   const body = parseBody(openAIChatRequest, JSON.parse(readFileSync(requestPath, 'utf8')) as unknown);
-  const gateway = compose(loaded, { logger: createLogger('silent') });
+  const gateway = await compose(loaded, { logger: createLogger('silent') });
   try {
     const labels = [options.sensitivity, body.metadata?.perimeter_sensitivity].filter((l): l is string => l !== undefined).map((l) => l.trim().toLowerCase());
     return gateway.pipeline.explainChat(chatRequestFromOpenAI(body), {
       requestId: 'explain',
       signal: new AbortController().signal,
       receivedAt: 0,
-      principal: ANONYMOUS,
+      // The CLI runs as the anonymous principal with the roles config gives anonymous callers.
+      principal: { ...ANONYMOUS, roles: loaded.config.auth.anonymousRoles },
       callerLabels: labels,
       workloadHeader: options.workload,
       preferLowLatency: options.lowLatency === true,
@@ -37,6 +38,6 @@ export async function explainFile(loaded: LoadedConfig, requestPath: string, opt
       attempts: [],
     });
   } finally {
-    await gateway.closeProviders();
+    await gateway.closeResources();
   }
 }

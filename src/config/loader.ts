@@ -13,6 +13,11 @@ export interface LoadedConfig {
   readonly path: string;
   /** One source per tier; compose hands a backend only its own tier's. */
   readonly secrets: Readonly<Record<Tier, SecretSource>>;
+  /**
+   * Env vars outside every tier's prefix, for the gateway's own secrets (key pepper,
+   * store URLs). A snapshot, so nothing below the loader reads process.env.
+   */
+  readonly gatewayEnv: Readonly<Record<string, string>>;
 }
 
 export interface LoadOverrides {
@@ -54,7 +59,12 @@ export function loadConfigText(
   const secrets = Object.freeze(
     Object.fromEntries(TIERS.map((t) => [t, new SecretSource(t, config.secrets[t], env)])) as Record<Tier, SecretSource>,
   );
-  return Object.freeze({ config, path, secrets });
+  const prefixes = TIERS.map((t) => config.secrets[t].envPrefix);
+  const gatewayEnv: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && !prefixes.some((p) => name.startsWith(p))) gatewayEnv[name] = value;
+  }
+  return Object.freeze({ config, path, secrets, gatewayEnv: Object.freeze(gatewayEnv) });
 }
 
 function portFromEnv(env: NodeJS.ProcessEnv, path: string): number | undefined {

@@ -1,15 +1,13 @@
 import { z } from 'zod';
+import { refOutsideSource, secretRef } from './secret-ref.js';
+
+export { refOutsideSource, secretRef } from './secret-ref.js';
 import { classifierConfigSchema } from '../classify/config.js';
 import { CAPABILITIES, PROTOCOLS, TIERS } from '../domain/tier.js';
+import { authSchema } from '../identity/config.js';
+import { limitsSchema } from '../identity/limits/config.js';
 import { policySchema } from '../policy/schema.js';
 import { routingSchema } from '../route/config.js';
-
-const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/\S+)$/;
-
-/** Secrets and key material are only ever named, never written into the config. */
-export const secretRef = z
-  .string()
-  .regex(SECRET_REF, { message: 'must be a reference: env:NAME or file:/absolute/path (inline secrets are not accepted)' });
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, { message: 'must be lowercase letters, digits, ".", "_" or "-"' });
 
@@ -149,6 +147,10 @@ export const configSchema = z
     }),
     /** The data classifier: levels, entity levels, combinations, custom dictionaries. */
     classification: classifierConfigSchema.prefault({}),
+    /** API keys, OIDC issuers, roles. See docs/identity.md. */
+    auth: authSchema.prefault({}),
+    /** Requests, tokens and spend per key, team and workload. */
+    limits: limitsSchema.prefault({}),
     /** Sensitivity × capability → eligible tiers, workloads and rules. See docs/policy.md. */
     policy: policySchema.prefault({}),
     /** How the router chooses among eligible backends, retries and falls back. */
@@ -175,17 +177,6 @@ export const configSchema = z
       }
     });
   });
-
-/** Why a reference is outside a tier's secret source, or undefined when it is inside. */
-export function refOutsideSource(ref: string, source: { envPrefix: string; fileDir?: string | undefined }): string | undefined {
-  if (ref.startsWith('env:')) {
-    return ref.slice(4).startsWith(source.envPrefix) ? undefined : `env var must start with ${source.envPrefix}, the prefix`;
-  }
-  const path = ref.slice(5);
-  if (source.fileDir === undefined) return 'file references need fileDir to be set as part';
-  const dir = source.fileDir.replace(/\/*$/, '/');
-  return path.startsWith(dir) && !path.split('/').includes('..') ? undefined : `file must be under ${dir}, the directory`;
-}
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

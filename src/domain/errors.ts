@@ -18,11 +18,17 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  /** A spend budget (per day or month) is used up. */
+  budget_exceeded: 429,
   client_closed_request: 499,
   internal_error: 500,
   not_implemented: 501,
   upstream_error: 502,
   upstream_unavailable: 503,
+  /** The identity provider or key store cannot be reached; nobody is let in unchecked. */
+  auth_unavailable: 503,
+  /** Usage limits cannot be checked and the fail mode is closed. */
+  limits_unavailable: 503,
   capacity_exhausted: 503,
   /** The policy wants values pseudonymised before this tier, and that cannot be done. */
   pseudonymization_unavailable: 503,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ANONYMOUS } from '../domain/principal.js';
+import { ANONYMOUS, type Principal } from '../domain/principal.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { WireProtocol } from './errors.js';
 
@@ -28,14 +28,13 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, body
   const callerLabels: string[] = [];
   if (typeof header === 'string' && header.trim() !== '') callerLabels.push(header.trim().toLowerCase());
   if (bodyLabel !== undefined && bodyLabel.trim() !== '') callerLabels.push(bodyLabel.trim().toLowerCase());
-  const workload = request.headers['x-perimeter-workload'];
   const ctx: RequestContext = {
     requestId: request.id,
     signal: controller.signal,
     receivedAt: performance.now(),
-    principal: ANONYMOUS,
+    principal: request.principal ?? ANONYMOUS,
     callerLabels,
-    workloadHeader: typeof workload === 'string' && workload !== '' ? workload : undefined,
+    workloadHeader: workloadOf(request),
     preferLowLatency: request.headers['x-perimeter-latency'] === 'low',
     classification: undefined,
     decision: undefined,
@@ -44,6 +43,11 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, body
   };
   request.perimeter = ctx;
   return ctx;
+}
+
+export function workloadOf(request: FastifyRequest): string | undefined {
+  const workload = request.headers['x-perimeter-workload'];
+  return typeof workload === 'string' && workload !== '' ? workload : undefined;
 }
 
 export function perimeterHeaders(requestId: string, ctx: RequestContext | null | undefined): Record<string, string> {
@@ -77,5 +81,7 @@ export type RawResponse = ServerResponse;
 declare module 'fastify' {
   interface FastifyRequest {
     perimeter: RequestContext | null;
+    /** Set by the authentication hook on /v1 routes. */
+    principal: Principal | null;
   }
 }

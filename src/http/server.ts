@@ -1,10 +1,12 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { GatewayError } from '../domain/errors.js';
+import type { Authenticator } from '../identity/authenticate.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { modelsToAnthropic } from './anthropic/mapper.js';
 import { registerAnthropicRoutes } from './anthropic/routes.js';
-import { perimeterHeaders, protocolOf, requestIdFor } from './context.js';
+import { ANONYMOUS } from '../domain/principal.js';
+import { perimeterHeaders, protocolOf, requestIdFor, workloadOf } from './context.js';
 import { errorBody, fromFrameworkError } from './errors.js';
 import { modelsToOpenAI } from './openai/mapper.js';
 import { registerOpenAIRoutes } from './openai/routes.js';
@@ -12,6 +14,7 @@ import { registerPerimeterRoutes } from './perimeter/routes.js';
 
 export interface HttpOptions {
   pipeline: Pipeline;
+  authenticator: Authenticator;
   logger: Logger;
   bodyLimitBytes: number;
 }
@@ -37,6 +40,12 @@ export function createHttpServer(options: HttpOptions): HttpServer {
     keepAliveTimeout: 65_000,
   });
   app.decorateRequest('perimeter', null);
+  app.decorateRequest('principal', null);
+  // Authentication runs before the body is parsed, so an unauthenticated caller learns
+  // nothing about the request format and costs no parsing.
+  app.addHook('onRequest', async (request) => {
+    if (request.url.startsWith('/v1/')) request.principal = await options.authenticator.authenticate(request.headers);
+  });
   // JSON only: any other body type is refused with 415 rather than parsed as text.
   app.removeContentTypeParser(['text/plain']);
   let draining = false;
@@ -48,8 +57,9 @@ export function createHttpServer(options: HttpOptions): HttpServer {
 
   app.get('/v1/models', async (request, reply) => {
     reply.headers(perimeterHeaders(request.id, null));
-    if (protocolOf(request) === 'anthropic') return modelsToAnthropic(pipeline.models(), new Date(startedAt * 1000).toISOString());
-    return modelsToOpenAI(pipeline.models(), startedAt);
+    const models = pipeline.models(request.principal ?? ANONYMOUS, workloadOf(request));
+    if (protocolOf(request) === 'anthropic') return modelsToAnthropic(models, new Date(startedAt * 1000).toISOString());
+    return modelsToOpenAI(models, startedAt);
   });
 
   app.get('/healthz', async (request, reply) => reply.headers(perimeterHeaders(request.id, null)).send({ status: 'ok' }));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { secretRef } from '../config/schema.js';
+import { secretRef } from '../config/secret-ref.js';
 import { TIERS } from '../domain/tier.js';
 import { API_KEY_PREFIX } from './api-key.js';
 import { limitValuesSchema } from './limits/config.js';

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { refOutsideSource, type SecretSourceConfig } from '../config/schema.js';
+import { refOutsideSource } from '../config/secret-ref.js';
+import type { SecretSourceConfig } from '../config/schema.js';
 import { Secret, SecretError } from '../config/secrets.js';
 import { TIERS, type Tier } from '../domain/tier.js';
 

@@ -20,19 +20,20 @@ export class ClassifyStep {
     return this.#classifier.levels;
   }
 
-  chat(request: ChatRequest, labels: readonly string[]): Classification {
-    return this.#run(chatSegments(request), labels);
+  /** mayLower: the trusted-role hook; only a principal it approves can lower the level with a label. */
+  chat(request: ChatRequest, labels: readonly string[], mayLower?: () => boolean): Classification {
+    return this.#run(chatSegments(request), labels, mayLower);
   }
 
-  embedding(request: EmbeddingRequest, labels: readonly string[]): Classification {
-    return this.#run(embeddingSegments(request), labels);
+  embedding(request: EmbeddingRequest, labels: readonly string[], mayLower?: () => boolean): Classification {
+    return this.#run(embeddingSegments(request), labels, mayLower);
   }
 
   text(text: string, labels: readonly string[]): Classification {
     return this.#run({ segments: [{ path: 'text', text }], opaqueParts: 0 }, labels);
   }
 
-  #run(extracted: Extracted, labels: readonly string[]): Classification {
+  #run(extracted: Extracted, labels: readonly string[], mayLower?: () => boolean): Classification {
     const levels = this.#classifier.levels;
     for (const label of labels) {
       if (!levels.includes(label)) {
@@ -53,7 +54,8 @@ export class ClassifyStep {
     if (extracted.opaqueParts > 0) {
       classification = { ...classification, reasons: [...classification.reasons, `${extracted.opaqueParts} image part(s) not scanned`] };
     }
-    for (const label of labels) classification = this.#classifier.applyCallerLabel(classification, label);
+    const options = mayLower === undefined ? {} : { mayLower };
+    for (const label of labels) classification = this.#classifier.applyCallerLabel(classification, label, options);
     return classification;
   }
 }

@@ -1,7 +1,10 @@
 import type { Classification } from '../classify/types.js';
-import type { ChatRequest, ChatResponse, Chunk, EmbeddingRequest, EmbeddingResponse } from '../domain/chat.js';
+import type { ChatRequest, ChatResponse, Chunk, EmbeddingRequest, EmbeddingResponse, Usage } from '../domain/chat.js';
 import { GatewayError } from '../domain/errors.js';
 import type { Tier } from '../domain/tier.js';
+import type { Authorizer } from '../identity/authorize.js';
+import { costUsd, limitError, type Limiter, type Reservation } from '../identity/limits/limiter.js';
+import { estimateChatTokens } from '../identity/limits/estimate.js';
 import type { Decision, PolicyEngine } from '../policy/engine.js';
 import type { Provider } from '../providers/provider.js';
 import type { CatalogEntry, ModelKind } from '../route/catalog.js';
@@ -10,6 +13,7 @@ import { explainPlan, refusal, type PlanExplanation, type RoutePlan } from '../r
 import type { Router } from '../route/router.js';
 import type { Attempt } from '../route/runner.js';
 import { isVirtualModel, virtualCapability } from '../route/virtual.js';
+import type { Principal } from '../domain/principal.js';
 import type { ClassifyStep } from './classify-step.js';
 import type { RequestContext } from './context.js';
 
@@ -42,6 +46,30 @@ export interface Explanation {
   readonly refusal: { readonly status: number; readonly code: string; readonly message: string } | undefined;
 }
 
+export interface PipelineDeps {
+  readonly providers: ReadonlyMap<string, Provider>;
+  readonly classify: ClassifyStep;
+  readonly policy: PolicyEngine;
+  readonly router: Router;
+  readonly authorizer: Authorizer;
+  readonly limiter: Limiter;
+  /** Output tokens assumed for a limit reservation when the request sets no max_tokens. */
+  readonly defaultMaxOutputTokens: number;
+}
+
+/** A successful run: the value, the backend that gave it, and its held slot. */
+interface RunOutcome<T> {
+  readonly value: T;
+  readonly entry: CatalogEntry;
+  readonly release: () => void;
+}
+
+/** Token estimate made before the call, reconciled with the upstream's count after it. */
+interface Estimate {
+  readonly input: number;
+  readonly output: number;
+}
+
 /**
  * The request path below the wire: classify, decide, plan, run. Both ingress
  * protocols, the explain endpoint and the CLI share it, so serving and explaining
@@ -52,14 +80,20 @@ export class Pipeline {
   readonly #classify: ClassifyStep;
   readonly #policy: PolicyEngine;
   readonly #router: Router;
+  readonly #authorizer: Authorizer;
+  readonly #limiter: Limiter;
+  readonly #defaultMaxOutputTokens: number;
 
-  constructor(providers: ReadonlyMap<string, Provider>, classify: ClassifyStep, policy: PolicyEngine, router: Router) {
-    this.#providers = providers;
-    this.#classify = classify;
-    this.#policy = policy;
-    this.#router = router;
-    for (const entry of router.catalog.entries) {
-      if (!providers.has(entry.backendId)) throw new Error(`no provider constructed for backend "${entry.backendId}"`);
+  constructor(deps: PipelineDeps) {
+    this.#providers = deps.providers;
+    this.#classify = deps.classify;
+    this.#policy = deps.policy;
+    this.#router = deps.router;
+    this.#authorizer = deps.authorizer;
+    this.#limiter = deps.limiter;
+    this.#defaultMaxOutputTokens = deps.defaultMaxOutputTokens;
+    for (const entry of deps.router.catalog.entries) {
+      if (!deps.providers.has(entry.backendId)) throw new Error(`no provider constructed for backend "${entry.backendId}"`);
     }
   }
 
@@ -72,31 +106,58 @@ export class Pipeline {
   }
 
   async chat(request: ChatRequest, ctx: RequestContext): Promise<ChatResponse> {
-    const routed = this.route(request.model, 'chat', this.#classify.chat(request, ctx.callerLabels), ctx);
-    return this.#runWhole(routed, ctx, (entry, info) =>
-      this.#provider(entry).chat(request, entry.upstream, { signal: info.signal, requestId: ctx.requestId }),
+    const routed = this.route(request.model, 'chat', this.#classifyChat(request, ctx), ctx);
+    const estimate = estimateChatTokens(request, this.#defaultMaxOutputTokens);
+    return this.#runWhole(
+      routed,
+      ctx,
+      estimate,
+      (entry, info) => this.#provider(entry).chat(request, entry.upstream, { signal: info.signal, requestId: ctx.requestId }),
+      (response) => response.usage,
     );
   }
 
   /** Resolves once a backend has accepted the call; its slot is held until the stream ends. */
   async chatStream(request: ChatRequest, ctx: RequestContext): Promise<AsyncIterable<Chunk>> {
-    const routed = this.route(request.model, 'chat', this.#classify.chat(request, ctx.callerLabels), ctx);
-    const result = await this.#run(routed, ctx, (entry, info) =>
-      this.#provider(entry).chatStream(request, entry.upstream, { signal: info.signal, requestId: ctx.requestId }),
-    );
-    return releasing(result.value, result.release, () => this.#router.health.recordFailure(result.entry.backendId));
+    const routed = this.route(request.model, 'chat', this.#classifyChat(request, ctx), ctx);
+    const estimate = estimateChatTokens(request, this.#defaultMaxOutputTokens);
+    const reservation = await this.#reserve(routed, ctx, estimate);
+    let result: RunOutcome<AsyncIterable<Chunk>>;
+    try {
+      result = await this.#run(routed, ctx, (entry, info) =>
+        this.#provider(entry).chatStream(request, entry.upstream, { signal: info.signal, requestId: ctx.requestId }),
+      );
+    } catch (err) {
+      this.#limiter.release(reservation);
+      throw err;
+    }
+    const { entry } = result;
+    let usage: Usage | undefined;
+    const settle = (): void => {
+      result.release();
+      this.#settle(reservation, entry, estimate, usage);
+    };
+    return finishing(result.value, (chunk) => {
+      if (chunk.type === 'usage') usage = chunk.usage;
+    }, settle, () => this.#router.health.recordFailure(entry.backendId));
   }
 
   async embed(request: EmbeddingRequest, ctx: RequestContext): Promise<EmbeddingResponse> {
-    const routed = this.route(request.model, 'embedding', this.#classify.embedding(request, ctx.callerLabels), ctx);
-    return this.#runWhole(routed, ctx, (entry, info) =>
-      this.#provider(entry).embed(request, entry.upstream, { signal: info.signal, requestId: ctx.requestId }),
+    const mayLower = this.#authorizer.sensitivityHook(ctx.principal, noop);
+    const routed = this.route(request.model, 'embedding', this.#classify.embedding(request, ctx.callerLabels, mayLower), ctx);
+    const estimate = { input: request.input.reduce((n, t) => n + Math.ceil(t.length / 3), 0), output: 0 };
+    return this.#runWhole(
+      routed,
+      ctx,
+      estimate,
+      (entry, info) => this.#provider(entry).embed(request, entry.upstream, { signal: info.signal, requestId: ctx.requestId }),
+      (response) => response.usage,
     );
   }
 
   /** What serving this chat request would do, without calling a backend. */
   explainChat(request: ChatRequest, ctx: RequestContext): Explanation {
-    const classification = this.#classify.chat(request, ctx.callerLabels);
+    const classification = this.#classifyChat(request, ctx);
     let routed: Routed | undefined;
     let refused: GatewayError | undefined;
     try {
@@ -148,9 +209,20 @@ export class Pipeline {
     ctx.decision = decision;
     if (decision.deny !== undefined) throw new GatewayError(decision.deny.code, decision.deny.message);
 
+    // The caller's roles narrow the policy's tiers further; they can never widen them.
+    const workload = ctx.principal.workload ?? ctx.workloadHeader;
+    this.#authorizer.authorize(ctx.principal, { model, workload });
+    const permitted = this.#authorizer.allowedTiers(ctx.principal, { model, workload });
+    const byRole = decision.eligibleTiers.filter((t) => permitted.includes(t));
+    const servedIn = (tiers: readonly Tier[]): boolean => served.some((e) => e.kind === kind && tiers.includes(e.tier));
+    // The data would allow the model, but the caller's roles do not: that is the caller's limit, not the data's.
+    if (byRole.length === 0 || (!virtual && servedIn(decision.eligibleTiers) && !servedIn(byRole))) {
+      throw new GatewayError('forbidden', `Your roles do not allow the tiers this request may use (${decision.eligibleTiers.join(', ') || 'none'}).`);
+    }
+
     // Until pseudonymisation exists, a tier that needs it cannot take the request.
-    const needsPseudonymization = decision.eligibleTiers.filter((t) => decision.effects.pseudonymizeFor.includes(t));
-    const eligibleTiers = decision.eligibleTiers.filter((t) => !needsPseudonymization.includes(t));
+    const needsPseudonymization = byRole.filter((t) => decision.effects.pseudonymizeFor.includes(t));
+    const eligibleTiers = byRole.filter((t) => !needsPseudonymization.includes(t));
     const constraints: RouteConstraints = {
       eligibleTiers,
       regions: decision.regions,
@@ -178,19 +250,54 @@ export class Pipeline {
     return { classification, decision, constraints, plan, needsPseudonymization };
   }
 
-  /** The models a caller may use. Every caller may use every model until identity lands. */
-  models(): CatalogEntry[] {
-    return this.#router.catalog.distinct();
+  /** The models this caller may use: one entry per id, the first backend the caller may reach. */
+  models(principal: Principal, workload: string | undefined): CatalogEntry[] {
+    const seen = new Set<string>();
+    return this.#authorizer.visibleModels(principal, this.#router.catalog.entries, workload).filter((e) => !seen.has(e.id) && seen.add(e.id) !== undefined);
   }
 
-  /** For calls whose response is complete when the attempt resolves: the slot is released at once. */
-  async #runWhole<T>(routed: Routed, ctx: RequestContext, attempt: Attempt<T>): Promise<T> {
-    const result = await this.#run(routed, ctx, attempt);
+  #classifyChat(request: ChatRequest, ctx: RequestContext): Classification {
+    return this.#classify.chat(request, ctx.callerLabels, this.#authorizer.sensitivityHook(ctx.principal, noop));
+  }
+
+  /** Reserves the caller's limits at the dearest eligible price, so the estimate never understates. */
+  async #reserve(routed: Routed, ctx: RequestContext, estimate: Estimate): Promise<Reservation> {
+    let price = 0;
+    for (const c of routed.plan.candidates) price = Math.max(price, costUsd(c.entry.price, estimate.input, estimate.output));
+    const decision = await this.#limiter.reserve({
+      principal: ctx.principal,
+      workload: ctx.principal.workload ?? ctx.workloadHeader,
+      estimatedTokens: estimate.input + estimate.output,
+      estimatedCostUsd: price,
+    });
+    if (!decision.ok) throw limitError(decision);
+    return decision.reservation;
+  }
+
+  /** Replaces the reservation with what the call really used (the estimate when the upstream gave no count). */
+  #settle(reservation: Reservation, entry: CatalogEntry, estimate: Estimate, usage: Usage | undefined): void {
+    const input = usage?.inputTokens ?? estimate.input;
+    const output = usage?.outputTokens ?? estimate.output;
+    void this.#limiter.reconcile(reservation, { tokens: input + output, costUsd: costUsd(entry.price, input, output) });
+  }
+
+  /** For calls whose response is complete when the attempt resolves: slot and reservation settle at once. */
+  async #runWhole<T>(routed: Routed, ctx: RequestContext, estimate: Estimate, attempt: Attempt<T>, usageOf: (value: T) => Usage | undefined): Promise<T> {
+    const reservation = await this.#reserve(routed, ctx, estimate);
+    let result: RunOutcome<T>;
+    try {
+      result = await this.#run(routed, ctx, attempt);
+    } catch (err) {
+      this.#limiter.release(reservation);
+      throw err;
+    }
     result.release();
-    return result.value;
+    const value = result.value;
+    this.#settle(reservation, result.entry, estimate, usageOf(value));
+    return value;
   }
 
-  async #run<T>(routed: Routed, ctx: RequestContext, attempt: Attempt<T>): Promise<{ value: T; entry: CatalogEntry; release: () => void }> {
+  async #run<T>(routed: Routed, ctx: RequestContext, attempt: Attempt<T>): Promise<RunOutcome<T>> {
     const result = await this.#router.run(routed.plan, routed.constraints, attempt, ctx.signal);
     ctx.attempts = result.attempts;
     if (!result.ok) {
@@ -225,11 +332,19 @@ function maxCapability(entries: readonly CatalogEntry[]): CatalogEntry['capabili
   return best;
 }
 
+function noop(): void {}
+
 /**
- * Holds the backend's slot until the stream is finished, however it finishes:
- * drained, failed, or abandoned by the client.
+ * Runs `done` exactly once when the stream is finished, however it finishes:
+ * drained, failed, or abandoned by the client. `seen` watches every chunk.
  */
-function releasing(stream: AsyncIterable<Chunk>, release: () => void, onFailure: () => void): AsyncIterable<Chunk> {
+function finishing(stream: AsyncIterable<Chunk>, seen: (chunk: Chunk) => void, done: () => void, onFailure: () => void): AsyncIterable<Chunk> {
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    done();
+  };
   return {
     [Symbol.asyncIterator]: () => {
       const inner = stream[Symbol.asyncIterator]();
@@ -237,16 +352,17 @@ function releasing(stream: AsyncIterable<Chunk>, release: () => void, onFailure:
         next: async () => {
           try {
             const next = await inner.next();
-            if (next.done === true) release();
+            if (next.done === true) finish();
+            else seen(next.value);
             return next;
           } catch (err) {
-            release();
+            finish();
             onFailure();
             throw err;
           }
         },
         return: async (value?: unknown) => {
-          release();
+          finish();
           return (await inner.return?.(value)) ?? { done: true, value: undefined };
         },
       };

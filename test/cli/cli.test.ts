@@ -58,7 +58,7 @@ describe('perimeter CLI', () => {
         });
         child.on('exit', (code) => reject(new Error(`demo exited ${String(code)}: ${out}`)));
       });
-      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'demo', maxRetries: 0 });
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'sk-perimeter-demo', maxRetries: 0 });
       const tiers = new Set<string>();
       for await (const m of client.models.list()) tiers.add((m as unknown as { perimeter: { tier: string } }).perimeter.tier);
       assert.deepEqual([...tiers].sort(), ['on-prem', 'private-cloud', 'public-api']);

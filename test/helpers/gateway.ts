@@ -4,6 +4,10 @@ import { listen, type RunningGateway } from '../../src/main.js';
 import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 
+/** The key test clients send; the test stacks accept it, and anonymous callers too. */
+export const TEST_KEY = 'sk-perimeter-test-0123456789';
+const TEST_AUTH = `auth: { required: false, keys: [{ id: tests, insecurePlaintext: ${TEST_KEY}, owner: tests }] }`;
+
 export interface TestStack {
   gateway: RunningGateway;
   url: string;
@@ -18,6 +22,8 @@ export interface StackOptions {
   env?: NodeJS.ProcessEnv;
   /** Top-level YAML sections appended to the config (policy, routing, classification). */
   extraYaml?: string;
+  /** The auth section; by default anonymous callers are let in, as these tests are not about identity. */
+  authYaml?: string;
 }
 
 /**
@@ -33,6 +39,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
   const yaml = `
 server: { host: 127.0.0.1, port: 0, bodyLimitBytes: ${options.bodyLimitBytes ?? 1048576}, drainTimeoutMs: 2000 }
 logging: { level: silent }
+${options.authYaml ?? TEST_AUTH}
 backends:
   - id: onprem-vllm
     tier: on-prem
@@ -69,7 +76,7 @@ ${timeouts}    models:
 ${options.extraYaml ?? ''}
 `;
   const loaded = loadConfigText(yaml, 'test.yaml', {}, options.env ?? {});
-  const gateway = await listen(compose(loaded, { logger: createLogger('silent') }));
+  const gateway = await listen(await compose(loaded, { logger: createLogger('silent') }));
   const sims = { onPrem, privateCloud, publicApi };
   return {
     gateway,
@@ -100,7 +107,7 @@ export interface CustomStack {
 /** A gateway on a config written by the test; `sims` are closed with it. */
 export async function startGateway(yaml: string, sims: readonly SimulatorHandle[] = []): Promise<CustomStack> {
   const loaded = loadConfigText(yaml, 'test.yaml', {}, {});
-  const gateway = await listen(compose(loaded, { logger: createLogger('silent') }));
+  const gateway = await listen(await compose(loaded, { logger: createLogger('silent') }));
   return {
     url: gateway.url,
     gateway,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { startStack, type TestStack } from '../helpers/gateway.js';
+import { startStack, type TestStack, TEST_KEY } from '../helpers/gateway.js';
 
 type Body = Record<string, unknown>;
 
@@ -13,8 +13,8 @@ describe('Anthropic SDK against the gateway, and translation between protocols',
 
   before(async () => {
     stack = await startStack();
-    anthropic = new Anthropic({ baseURL: stack.url, apiKey: 'test-key', maxRetries: 0 });
-    openai = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'test-key', maxRetries: 0 });
+    anthropic = new Anthropic({ baseURL: stack.url, apiKey: TEST_KEY, maxRetries: 0 });
+    openai = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: TEST_KEY, maxRetries: 0 });
   });
   after(async () => stack.close());
   beforeEach(() => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { startStack, type TestStack } from '../helpers/gateway.js';
+import { startStack, type TestStack, TEST_KEY } from '../helpers/gateway.js';
 
 const CARD = '4111 1111 1111 1111';
 const EMAIL = 'jane.doe@acme-corp.io';
@@ -20,8 +20,8 @@ describe('classification on the request path', () => {
 
   before(async () => {
     stack = await startStack();
-    openai = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'k', maxRetries: 0 });
-    anthropic = new Anthropic({ baseURL: stack.url, apiKey: 'k', maxRetries: 0 });
+    openai = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: TEST_KEY, maxRetries: 0 });
+    anthropic = new Anthropic({ baseURL: stack.url, apiKey: TEST_KEY, maxRetries: 0 });
   });
   after(async () => stack.close());
 

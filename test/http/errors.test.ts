@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { eventually, startStack, type TestStack } from '../helpers/gateway.js';
+import { eventually, startStack, type TestStack, TEST_KEY } from '../helpers/gateway.js';
 
 interface OpenAIEnvelope {
   error: { message: string; type: string; param: string | null; code: string };
@@ -26,8 +26,8 @@ describe('bad input and failures get a clear error in the client envelope', () =
   before(async () => {
     // These tests fail upstreams on purpose; a high breaker threshold keeps the backends in play.
     stack = await startStack({ bodyLimitBytes: 64 * 1024, firstByteMs: 300, extraYaml: 'routing: { breaker: { failureThreshold: 1000 } }' });
-    openai = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'k', maxRetries: 0 });
-    anthropic = new Anthropic({ baseURL: stack.url, apiKey: 'k', maxRetries: 0 });
+    openai = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: TEST_KEY, maxRetries: 0 });
+    anthropic = new Anthropic({ baseURL: stack.url, apiKey: TEST_KEY, maxRetries: 0 });
   });
   after(async () => stack.close());
 

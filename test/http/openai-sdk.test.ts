@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { startStack, type TestStack } from '../helpers/gateway.js';
+import { startStack, type TestStack, TEST_KEY } from '../helpers/gateway.js';
 
 interface Received {
   path: string;
@@ -22,7 +22,7 @@ describe('OpenAI SDK against the gateway', () => {
 
   before(async () => {
     stack = await startStack();
-    client = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'test-key', maxRetries: 0 });
+    client = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: TEST_KEY, maxRetries: 0 });
   });
   after(async () => stack.close());
   beforeEach(() => {

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
-import { eventually, startGateway, startStack, type CustomStack, type TestStack } from '../helpers/gateway.js';
+import { eventually, startGateway, startStack, type CustomStack, type TestStack, TEST_KEY } from '../helpers/gateway.js';
 
 const CARD = '4111 1111 1111 1111';
 const EMAIL = 'jane.doe@acme-corp.io';
 
 function client(url: string): OpenAI {
-  return new OpenAI({ baseURL: `${url}/v1`, apiKey: 'k', maxRetries: 0 });
+  return new OpenAI({ baseURL: `${url}/v1`, apiKey: TEST_KEY, maxRetries: 0 });
 }
 
 function user(content: string): OpenAI.Chat.ChatCompletionMessageParam[] {
@@ -166,6 +166,7 @@ ${extra}    models: [{ id: shared, capability: basic }]`;
     gw = await startGateway(
       `logging: { level: silent }
 server: { port: 0 }
+auth: { required: false, keys: [{ id: tests, insecurePlaintext: ${TEST_KEY}, owner: tests }] }
 routing: { retry: { backoff: { baseMs: 1, maxMs: 5, jitter: 0 } }, queue: { maxWaitMs: 200, retryAfterSeconds: 2 }, breaker: { failureThreshold: 1000 } }
 backends:${backend('onprem-a', 'on-prem', failing.url, '    maxConcurrency: 4\n')}${backend('onprem-b', 'on-prem', healthy.url, '    maxConcurrency: 1\n')}${backend('cloud', 'public-api', cloud.url)}
 `,

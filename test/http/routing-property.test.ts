@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
 import { TIERS, type Tier } from '../../src/domain/tier.js';
-import { startGateway } from '../helpers/gateway.js';
+import { startGateway, TEST_KEY } from '../helpers/gateway.js';
 
 type Level = 'public' | 'confidential' | 'regulated';
 const CONTENT: Record<Level, string> = {
@@ -48,6 +48,7 @@ ${tier === 'on-prem' ? '    maxConcurrency: 2\n' : ''}    models:
 ${tier === 'on-prem' ? '' : '      - { id: m-frontier, capability: frontier }\n'}`;
   return `logging: { level: silent }
 server: { port: 0 }
+auth: { required: false, keys: [{ id: tests, insecurePlaintext: ${TEST_KEY}, owner: tests }] }
 routing: { retry: { backoff: { baseMs: 1, maxMs: 2, jitter: 0 } }, queue: { maxWaitMs: 50 }, breaker: { failureThreshold: 3, cooldownMs: 60000 } }
 policy:
   matrix:

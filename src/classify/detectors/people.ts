@@ -1,5 +1,6 @@
 import {
-  B_COMMON, B_CONTEXT, B_FIRST, B_LAST, B_LOC, B_NRP, B_NRP_AMBIG, B_ORG, B_ORG_SUFFIX, B_SPECIAL, B_TITLE, lexicon, type Lexicon,
+  B_COMMON, B_CONTEXT, B_FIRST, B_LAST, B_LOC, B_NAME, B_NRP, B_NRP_AMBIG, B_ORG, B_ORG_SUFFIX, B_PLACE, B_SPECIAL, B_TITLE, B_WORD,
+  lexicon, type Lexicon,
 } from '../lexicons/index.js';
 import { ABOUT_PERSON, BIRTH_CONTEXT, PERSON_CONTEXT } from '../lexicons/word-lists.js';
 import { F_DIGIT, F_UPPER, type Detector, type ScanContext } from '../scan-context.js';
@@ -24,14 +25,34 @@ function capRun(ctx: ScanContext, toks: Token[], i: number): number {
   while (j + 1 < toks.length && j - i < 4) {
     const a = toks[j]!;
     const b = toks[j + 1]!;
-    if (!b.cap) break;
+    if (!b.cap) {
+      // "Daan de Vries", "Ludwig van Beethoven": a lower-case particle between a name and a capital.
+      const q = particleEnd(ctx, toks, j);
+      if (q < 0) break;
+      j = q;
+      continue;
+    }
     const gap = ctx.text.slice(a.end, b.start);
     // "R. Nixon", "Mr. May": an initial or a title may be followed by ". ".
     const abbrev = a.end - a.start === 1 || (a.bits & B_TITLE) !== 0;
-    if (!(gap === ' ' || (abbrev && gap === '. ') || gap === '-')) break;
+    if (!(gap === ' ' || (abbrev && gap === '. ') || gap === '-' || (anyName(a) && !(a.bits & B_LOC) && PARTICLE_GAP.test(gap)))) break;
     j++;
   }
   return j;
+}
+
+/** Nobiliary and patronymic particles between parts of one name. */
+const PARTICLE_GAP = /^ (?:de|van|von|der|den|da|di|del|della|du|dos|das|do|ten|ter|bin|ibn|al|el|le|la|zu)(?: (?:der|den|de|la|le|los|las))? $/;
+
+/** When tokens j+1… are a particle ("de", "van der") kept as tokens, the index of the capital after them; else -1. */
+function particleEnd(ctx: ScanContext, toks: Token[], j: number): number {
+  const a = toks[j]!;
+  if (!anyName(a) || a.bits & B_LOC) return -1;
+  for (let q = j + 1; q < toks.length && q <= j + 3; q++) {
+    if (!toks[q]!.cap) continue;
+    return PARTICLE_GAP.test(ctx.text.slice(a.end, toks[q]!.start)) ? q : -1;
+  }
+  return -1;
 }
 
 /** Tokens are adjacent words of the text (the token list skips everyday words, so check the gap). */
@@ -39,20 +60,28 @@ function adjacent(ctx: ScanContext, a: Token, b: Token): boolean {
   return b.start - a.end <= 3 && /^[\s:,=*"'“—–-]*$/.test(ctx.text.slice(a.end, b.start));
 }
 
-/** "name: X", "called X", "my name is X". */
-function nameIntroBefore(ctx: ScanContext, toks: Token[], i: number): boolean {
-  if (i === 0) return false;
+/**
+ * "name: X", "my name is X" (2); "named X", "called X" (2 after a person noun or at the
+ * start, 1 after anything else: "a Cat named Software", "a class called Parser"); 0: none.
+ */
+function nameIntroBefore(ctx: ScanContext, toks: Token[], i: number): number {
+  if (i === 0) return 0;
   const p = toks[i - 1]!;
-  if (!adjacent(ctx, p, toks[i]!)) return false;
-  if (NAME_PHRASE_BEFORE.has(p.lower)) return true;
-  return p.lower === 'is' && i > 1 && toks[i - 2]!.lower === 'name' && adjacent(ctx, toks[i - 2]!, p);
+  // "Name, Email, Phone" is a list of column headers, not "name: X".
+  if (!adjacent(ctx, p, toks[i]!) || ctx.text.slice(p.end, toks[i]!.start).includes(',')) return 0;
+  if (NAME_PHRASE_BEFORE.has(p.lower)) {
+    if (p.lower !== 'named' && p.lower !== 'called') return 2;
+    const w = textWordBefore(ctx, p);
+    return w === '' || PERSON_NOUNS.has(w) ? 2 : 1;
+  }
+  return p.lower === 'is' && i > 1 && toks[i - 2]!.lower === 'name' && adjacent(ctx, toks[i - 2]!, p) ? 2 : 0;
 }
 
 /** Months and weekdays are capitalised mid-sentence in English without being names ("in May"). */
 const CALENDAR = new Set(['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday']);
 /** Words directly before a token that say it is addressed to or by a person ("ask Will", "ping Sam", "cc Rose"). */
 // Verbs only: after prepositions ("by Revenue", "from Ruby on Rails") capitals are titles and products.
-const ADDRESSING = new Set(['ask', 'asks', 'asked', 'tell', 'told', 'ping', 'remind', 'invite', 'cc', 'thank', 'thanks', 'dear', 'hi', 'hello', 'hey', 'congratulate', 'email', 'call']);
+const ADDRESSING = new Set(['ask', 'asks', 'asked', 'tell', 'told', 'ping', 'remind', 'invite', 'cc', 'thank', 'thanks', 'dear', 'hi', 'hello', 'hey', 'congratulate', 'email', 'call', 'let']);
 const MC_PREFIX = /^(?:Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|O)[A-Z]/;
 
 /**
@@ -85,6 +114,114 @@ function isName(t: Token): boolean {
   return (t.bits & (B_FIRST | B_LAST)) !== 0;
 }
 
+/** In some name list: faker's given or family names, or the real-names dictionary (everyday words included). */
+function anyName(t: Token): boolean {
+  return (t.bits & (B_FIRST | B_LAST | B_NAME)) !== 0;
+}
+
+/** A dictionary name that is no everyday word: "Sullivan", "Thornton", "Wong", "Shakespeare". */
+function realName(t: Token): boolean {
+  return (t.bits & B_NAME) !== 0 && (t.bits & (B_COMMON | B_WORD)) === 0;
+}
+
+/** Reads as a family name after a given name: a surname from either list, not an everyday word. */
+function surnameLike(t: Token): boolean {
+  return ((t.bits & B_LAST) !== 0 || realName(t)) && (t.bits & B_COMMON) === 0;
+}
+
+/** Known to no lexicon except, perhaps, as a real name: the spot where an unlisted name ("Niamh", "Jürgen") sits. */
+function unknownish(t: Token): boolean {
+  return (t.bits & ~(B_CONTEXT | B_NAME)) === 0;
+}
+
+/**
+ * A place that cannot be a surname: a country, state or major city, or a town that is in
+ * no name list. faker's US towns include surnames ("Bill Thornton"), which stay surnames.
+ */
+function placeNotName(t: Token): boolean {
+  return (t.bits & B_PLACE) !== 0 || ((t.bits & B_LOC) !== 0 && !anyName(t));
+}
+
+/** Roles written before a name ("Candidate Jean Tremblay", "Caller Robert Mills"): context, not part of the name. */
+const ROLE_WORDS = new Set(['patient', 'customer', 'client', 'employee', 'applicant', 'candidate', 'tenant', 'member', 'user', 'contact',
+  'manager', 'colleague', 'caller', 'agent', 'speaker', 'holder', 'guest', 'student', 'resident', 'subscriber', 'buyer', 'seller',
+  'vendor', 'supplier', 'recipient', 'sender', 'author', 'owner', 'reviewer', 'assignee', 'reporter', 'requester', 'attendee', 'witness',
+  'claimant', 'insured', 'policyholder', 'beneficiary', 'account', 'engineer', 'developer', 'intern', 'contractor', 'consultant', 'lead']);
+/** A determiner right before a capitalised run: "the Paris Agreement", "our Summer Sale". Names rarely take one. */
+const DETERMINERS = new Set(['the', 'a', 'an', 'our', 'your', 'their', 'its', 'this', 'that', 'these', 'those', 'every', 'each', 'any', 'some', 'no']);
+/** Nouns for people before "named"/"called": "a customer named X". After "a Cat named", "a class called", X is no person. */
+const PERSON_NOUNS = new Set(['man', 'woman', 'guy', 'girl', 'boy', 'lady', 'gentleman', 'person', 'someone', 'somebody', 'anyone', 'friend',
+  'colleague', 'customer', 'client', 'patient', 'employee', 'user', 'candidate', 'applicant', 'kid', 'child', 'son', 'daughter', 'brother',
+  'sister', 'mother', 'father', 'husband', 'wife', 'partner', 'student', 'teacher', 'doctor', 'nurse', 'engineer', 'manager', 'character',
+  'me', 'him', 'her', 'herself', 'himself', 'myself', 'i', 'he', 'she', 'who', 'guest', 'caller', 'agent', 'tenant', 'member', 'people']);
+/** Verbs that take a person as subject: "Niamh suggested…", "Okoro said…". */
+const HUMAN_VERBS = new Set(['said', 'says', 'asked', 'asks', 'suggested', 'suggests', 'wrote', 'writes', 'mentioned', 'replied', 'agreed',
+  'disagreed', 'proposed', 'complained', 'apologised', 'apologized', 'thinks', 'thought', 'told', 'promised', 'emailed', 'texted', 'wants',
+  'recommended', 'explained', 'insisted', 'admitted', 'joined', 'joins', 'retired', 'resigned']);
+/** Teams after "X from …": "Rose from billing", "Tom from HR". */
+const DEPARTMENTS = new Set(['billing', 'sales', 'support', 'finance', 'legal', 'hr', 'it', 'marketing', 'accounting', 'accounts', 'ops',
+  'operations', 'engineering', 'security', 'procurement', 'payroll', 'compliance', 'facilities', 'design', 'product', 'research', 'admin',
+  'reception', 'logistics', 'recruiting', 'recruitment', 'customer', 'tech', 'management', 'qa', 'devops', 'infra', 'infrastructure', 'data']);
+/** Context words so common near any capital ("Pride and Prejudice", "from Ruby on Rails") that they cannot lift a dictionary-only name. */
+// Pronouns too: in "he can take Eid off" the pronoun is someone else.
+const WEAK_CONTEXT = new Set(['and', 'with', 'by', 'from', 'per', 'via', 'best', 'welcome', 'cheers', 'call', 'names', 'met', 'meet', 'forward',
+  'he', 'she', 'his', 'her', 'let']);
+/** Words that open a place name: "Lake Tahoe", "Mount Rainier", "Fort Worth". */
+const PLACE_PREFIX = new Set(['lake', 'mount', 'mt', 'fort', 'port', 'cape', 'isle', 'loch', 'glen', 'point', 'lago', 'monte', 'san', 'santa', 'saint', 'st']);
+
+/**
+ * Nouns that turn a name before them into the name of a thing: "Marshall Plan", "Drake
+ * equation", "Dijkstra's algorithm", "Monroe Doctrine", "Ryder Cup", "Kalman filter".
+ */
+const EPONYM_NOUNS = new Set(['plan', 'cup', 'doctrine', 'equation', 'equations', 'algorithm', 'law', 'laws', 'theorem', 'principle', 'effect',
+  'prize', 'award', 'act', 'agreement', 'treaty', 'accords', 'accord', 'rule', 'distribution', 'transform', 'method', 'filter', 'test',
+  'scale', 'index', 'syndrome', 'disease', 'conjecture', 'hypothesis', 'paradox', 'constant', 'number', 'series', 'curve', 'model',
+  'trophy', 'medal', 'lecture', 'fellowship', 'scholarship', 'memorial', 'sauce', 'diet', 'cocktail', 'problem', 'inequality', 'lemma']);
+
+/** The lower-case word right after token t (skipping one space), or ''. */
+function wordAfter(ctx: ScanContext, t: Token): string {
+  const m = /^[ \t]([a-z]+)\b/.exec(ctx.text.slice(t.end, t.end + 24));
+  return m === null ? '' : m[1]!;
+}
+
+/** The word after a run (any case, past a possessive "'s") is a thing named after it. */
+function eponymAfter(ctx: ScanContext, t: Token): boolean {
+  const m = /^(?:['’]s)?[ -]([A-Za-z]+)\b/.exec(ctx.text.slice(t.end, t.end + 24));
+  return m !== null && EPONYM_NOUNS.has(m[1]!.toLowerCase());
+}
+
+/** "X from billing", "X from the sales team", "X from HR". */
+function fromDepartment(ctx: ScanContext, t: Token): boolean {
+  const m = /^ from (?:the )?([A-Za-z]+)\b/.exec(ctx.text.slice(t.end, t.end + 40));
+  return m !== null && DEPARTMENTS.has(m[1]!.toLowerCase());
+}
+
+/** The lower-cased word directly before token t in the text (tokens skip everyday words, so read the text). */
+function textWordBefore(ctx: ScanContext, t: Token): string {
+  const m = /([A-Za-z]+)[ \t]+$/.exec(ctx.text.slice(Math.max(0, t.start - 24), t.start));
+  return m === null ? '' : m[1]!.toLowerCase();
+}
+
+/** "Hiro: …", "; Lucia: …": a capitalised word directly before a colon, at the start of an utterance. */
+function speakerLabel(ctx: ScanContext, t: Token): boolean {
+  if (ctx.text[t.end] !== ':' || t.allCaps) return false;
+  let k = t.start - 1;
+  while (k >= 0 && (ctx.text[k] === ' ' || ctx.text[k] === '\t')) k--;
+  if (k < 0) return true;
+  // Normalisation has turned "—" and "–" into "-": a spaced dash ("notes - Hiro:") opens an utterance too.
+  if (ctx.text[k] === '-') return k === 0 || ctx.text[k - 1] === ' ';
+  return /[\n.;!?|\]>)"'“”]/.test(ctx.text[k]!);
+}
+
+/** Context words near token i, without the ones too common to count for a dictionary-only name. */
+function strongContextNear(toks: Token[], i: number): boolean {
+  const reach = 18;
+  const t = toks[i]!;
+  for (let k = i - 1; k >= 0 && toks[k]!.end >= t.start - reach; k--) if (PERSON_CONTEXT.has(toks[k]!.lower) && !WEAK_CONTEXT.has(toks[k]!.lower)) return true;
+  for (let k = i + 1; k < toks.length && toks[k]!.start <= t.end + reach; k++) if (PERSON_CONTEXT.has(toks[k]!.lower) && !WEAK_CONTEXT.has(toks[k]!.lower)) return true;
+  return false;
+}
+
 function personDetector(lex: Lexicon): Detector {
   return {
     id: 'person.lexicon',
@@ -92,6 +229,10 @@ function personDetector(lex: Lexicon): Detector {
     needs: F_UPPER,
     detect(ctx, out) {
       const toks = tokens(ctx, lex);
+      // Speaker labels ("Hiro: …; Lucia: …") name people when at least one of them is a
+      // known given name; then the unlisted ones are names too.
+      let givenLabels = 0;
+      for (const t of toks) if (t.cap && t.bits & B_FIRST && !(t.bits & B_COMMON) && speakerLabel(ctx, t)) givenLabels++;
       for (let i = 0; i < toks.length; i++) {
         const t = toks[i]!;
         if (!t.cap) continue;
@@ -104,6 +245,8 @@ function personDetector(lex: Lexicon): Detector {
           continue;
         }
         if (codeIdentifier(ctx, t)) continue;
+        // A role before a name is context, not part of it ("Candidate Jean Tremblay").
+        if (ROLE_WORDS.has(t.lower) && !isName(t) && i + 1 < toks.length && toks[i + 1]!.cap && adjacent(ctx, t, toks[i + 1]!)) continue;
         let j = capRun(ctx, toks, i);
         // An all-caps run is a name only when every token is a known name (forms: "JOHN SMITH").
         if (t.allCaps && !toks.slice(i, j + 1).every((x) => x.allCaps && isName(x))) {
@@ -126,6 +269,12 @@ function personDetector(lex: Lexicon): Detector {
           out.push(cand('ORGANIZATION', t.start, t.end, 0.7, this.id));
           continue;
         }
+        // "Lake Tahoe", "Mount Rainier": a place, whatever the name after the prefix.
+        if (PLACE_PREFIX.has(t.lower) && j > i && !(t.bits & B_TITLE)) {
+          out.push(cand('LOCATION', t.start, toks[j]!.end, 0.7, this.id));
+          i = j;
+          continue;
+        }
         // Title + name: "Mr. Mayers", "Dr Smith".
         if (t.bits & B_TITLE && j > i) {
           const s = toks[i + 1]!;
@@ -138,7 +287,10 @@ function personDetector(lex: Lexicon): Detector {
         const first = run[0]!;
         const firstCommon = (first.bits & B_COMMON) !== 0;
         const firstIsGiven = (first.bits & B_FIRST) !== 0;
-        const afterNamePhrase = nameIntroBefore(ctx, toks, i);
+        const intro = nameIntroBefore(ctx, toks, i);
+        const afterNamePhrase = intro !== 0;
+        // "the Paris Agreement", "our Summer Sale": a determiner says the capitals are a title, not a name.
+        const determined = DETERMINERS.has(textWordBefore(ctx, first));
         let score = 0;
         let end = j;
         if (run.length >= 2) {
@@ -146,52 +298,82 @@ function personDetector(lex: Lexicon): Detector {
           end = i;
           for (let m = i + 1; m <= j; m++) {
             const x = toks[m]!;
-            if (codeIdentifier(ctx, x)) break;
+            if (codeIdentifier(ctx, x) || EPONYM_NOUNS.has(x.lower)) break;
             // After an unambiguous given name, an everyday word is still a surname ("Dan Tailor", "Dan May").
             // Not after a place that is also a given name ("Paris Agreement").
             const strongFirst = firstIsGiven && !firstCommon && !(first.bits & B_LOC) && m === i + 1 && !(x.bits & (B_LOC | B_ORG_SUFFIX | B_ORG));
-            const nameLike = strongFirst || isName(x) || x.end - x.start === 1 || !(x.bits & (B_COMMON | B_LOC | B_ORG_SUFFIX | B_ORG));
+            // After any given name, a real-names entry of 4+ letters is a surname even when it is
+            // an everyday word ("Drew Baker", "Robin Hood") or a small town ("Bill Thornton").
+            const dictSurname = m === i + 1 && anyName(first) && !(first.bits & B_CONTEXT) && !CALENDAR.has(first.lower) && x.bits & B_NAME && x.end - x.start >= 4 &&
+              !placeNotName(x) && !(x.bits & (B_ORG_SUFFIX | B_ORG | B_NRP));
+            // An all-caps word after a capitalised one ("Mi NIE es…") is an acronym unless a given name comes first ("Maria GARCIA").
+            if (x.allCaps && !firstIsGiven) break;
+            const nameLike = strongFirst || dictSurname || isName(x) || x.end - x.start === 1 || !(x.bits & (B_COMMON | B_LOC | B_ORG_SUFFIX | B_ORG));
             if (!nameLike) break;
             end = m;
           }
           const second = toks[Math.min(end, i + 1)]!;
           if (end > i) {
             const secondUnknown = (second.bits & ~B_CONTEXT) === 0;
-            if (firstIsGiven && !firstCommon && !(first.bits & B_LOC)) score = 0.85;
-            else if (firstIsGiven && second.bits & B_LAST && !(second.bits & B_COMMON)) score = 0.75;
-            else if (first.bits & B_LAST && !firstCommon && second.bits & B_LAST && !(second.bits & B_COMMON)) score = 0.6;
+            const secondFree = !placeNotName(second) && !(second.bits & (B_ORG | B_ORG_SUFFIX | B_NRP));
+            // Two everyday words in Title Case continuing ("Will Power and Habit Formation") are a heading.
+            const headingAfter = firstCommon && second.bits & B_COMMON && /^(?: and| &| of| or| for| in| vs\.?|:)? [A-Z]/.test(ctx.text.slice(toks[end]!.end, toks[end]!.end + 8));
+            if (headingAfter) score = 0;
+            else if (firstIsGiven && !firstCommon && !(first.bits & B_LOC)) score = 0.85;
+            else if (firstIsGiven && surnameLike(second) && secondFree) score = 0.75;
+            // Two surnames or dictionary names ("Mei Ling Wong", "Okafor Daniels").
+            else if ((first.bits & B_LAST || realName(first)) && !firstCommon && !(first.bits & B_PLACE) && surnameLike(second) && secondFree) score = 0.6;
             else if (afterNamePhrase && !(first.bits & (B_LOC | B_ORG))) score = 0.75;
             // A given name that is also an everyday word ("Hope", "Drew", "Penny") followed by a
             // capitalised surname, known or not in the lexicon: the second capital has no
             // sentence-start excuse. Months stay out ("May Sullivan" is rare, "June Update" is not).
             else if (
-              firstIsGiven && !(second.bits & (B_LOC | B_ORG | B_ORG_SUFFIX | B_NRP)) &&
-              (secondUnknown || (second.bits & B_LAST && !(second.bits & B_COMMON)) ||
-                (!CALENDAR.has(first.lower) && !(first.bits & B_LOC) && second.bits & (B_LAST | B_FIRST)))
+              firstIsGiven && !determined && secondFree &&
+              (secondUnknown || surnameLike(second) ||
+                (!CALENDAR.has(first.lower) && !(first.bits & B_LOC) && second.bits & (B_LAST | B_FIRST | B_NAME)))
             ) score = 0.65;
+            // A dictionary name that is an everyday word, before a real surname ("Rich Edwards", "Bill Gates").
+            else if (anyName(first) && !(first.bits & B_CONTEXT) && !(second.bits & B_FIRST) && !determined && !CALENDAR.has(first.lower) && !(first.bits & B_PLACE) && surnameLike(second) && secondFree) score = 0.65;
             // An unknown capitalised word before a known surname ("Jürgen Weber", "Siobhán Kelly").
-            else if ((first.bits & ~B_CONTEXT) === 0 && !first.allCaps && second.bits & B_LAST && !(second.bits & (B_COMMON | B_LOC | B_ORG))) score = 0.6;
+            else if (unknownish(first) && !first.allCaps && !determined && surnameLike(second) && secondFree) score = 0.6;
           }
           if (score === 0) end = i;
         }
         if (score === 0) {
           // One token on its own.
-          const unknown = (t.bits & ~B_CONTEXT) === 0;
+          const unknown = unknownish(t);
           const before = wordBefore(ctx, toks, i);
           const addressed = before !== null && ADDRESSING.has(before.lower);
           const midSentence = !sentenceInitial(ctx, t);
-          if (afterNamePhrase && !(t.bits & (B_LOC | B_ORG)) && (!firstCommon || isName(t))) score = 0.8;
-          else if (firstIsGiven && !firstCommon && !(t.bits & (B_LOC | B_ORG | B_NRP))) score = 0.6;
+          const noPlace = !(t.bits & (B_LOC | B_ORG | B_NRP));
+          // "named Software" after "a Cat": only a known name, or a word after a person noun, is a name.
+          if (afterNamePhrase && !(t.bits & (B_LOC | B_ORG)) && (!firstCommon || isName(t)) && (intro === 2 || anyName(t))) score = 0.8;
+          else if (firstIsGiven && !firstCommon && noPlace) score = 0.6;
           // "Ask Will whether…", "cc Rose": a given name that is also a word, capitalised
           // mid-sentence right after a verb or preposition of addressing.
-          else if (firstIsGiven && addressed && midSentence && !CALENDAR.has(t.lower) && !(t.bits & (B_LOC | B_ORG | B_NRP))) score = 0.6;
+          else if (firstIsGiven && addressed && midSentence && !CALENDAR.has(t.lower) && noPlace) score = 0.6;
           // "Ask Priyanka to…": a word no lexicon knows, in the same spot.
           else if (unknown && addressed && midSentence && !t.allCaps) score = 0.6;
-          else if (isName(t) && !(t.bits & (B_LOC | B_NRP | B_ORG))) score = firstCommon ? 0.1 : 0.3;
-          // Speaker labels in notes and transcripts ("; Lucia: flaky tests").
-          else if (isName(t) && !firstCommon && !t.allCaps && ctx.text[t.end] === ':' && !midSentence && !(t.bits & (B_LOC | B_ORG | B_NRP))) score = 0.6;
-          if (score > 0 && score < 0.6 && tokensNear(toks, i, i, PERSON_CONTEXT, 3)) score += ctx.contextBoost;
+          // "Rose from billing", "Tom from HR".
+          else if (anyName(t) && !t.allCaps && !CALENDAR.has(t.lower) && !(t.bits & (B_PLACE | B_ORG | B_NRP)) && fromDepartment(ctx, t)) score = 0.6;
+          // "…, Niamh suggested I reach out": a capitalised name or unlisted word as the subject of a verb of speech.
+          else if ((unknown || surnameLike(t)) && !t.allCaps && !(t.bits & (B_PLACE | B_ORG | B_NRP)) && HUMAN_VERBS.has(wordAfter(ctx, t))) score = 0.6;
+          // Speaker labels in notes and transcripts ("; Lucia: flaky tests"), and unlisted names among them.
+          else if (speakerLabel(ctx, t) && !(t.bits & (B_LOC | B_ORG | B_NRP | B_COMMON | B_WORD)) && (isName(t) ? !midSentence || givenLabels > 0 : givenLabels > 0)) score = 0.6;
+          // "Shakespeare's Hamlet": a dictionary name, mid-sentence, owning something.
+          else if (realName(t) && midSentence && !t.allCaps && !(t.bits & (B_PLACE | B_ORG | B_NRP)) && !determined && /^['’]s\b/.test(ctx.text.slice(t.end, t.end + 3))) score = 0.6;
+          else if (isName(t) && !(t.bits & (B_LOC | B_NRP | B_ORG))) {
+            score = firstCommon ? 0.1 : 0.3;
+            if (tokensNear(toks, i, i, PERSON_CONTEXT, 3)) score += ctx.contextBoost;
+          } else if (realName(t) && midSentence && !t.allCaps && !(t.bits & (B_PLACE | B_ORG | B_NRP)) && !determined) {
+            // A name only the real-names dictionary knows: it holds "Code", "Pride" and "Nobel"
+            // too, so only a role, a pronoun or an addressing word nearby lifts it.
+            score = 0.3;
+            if (strongContextNear(toks, i)) score += ctx.contextBoost;
+          }
         }
+        // "the Marshall Plan", "Newton's laws": the name of a thing, not of a person (titles aside).
+        if (score > 0 && eponymAfter(ctx, toks[end]!)) score = 0;
         if (score > 0) {
           out.push(cand('PERSON', t.start, toks[end]!.end, score, this.id));
           i = Math.max(i, end);
@@ -200,7 +382,7 @@ function personDetector(lex: Lexicon): Detector {
         if (t.bits & B_LOC && !firstCommon) out.push(cand('LOCATION', t.start, t.end, 0.7, this.id));
         // Skip the rest of a run of non-names, unless it began with an everyday word: a
         // sentence-initial verb ("Ask Priyanka to…") must not hide the name after it.
-        i = Math.max(i, j > i && !firstCommon && run.every((x) => !isName(x)) ? j : i);
+        i = Math.max(i, j > i && !firstCommon && run.every((x) => !anyName(x)) ? j : i);
       }
     },
   };

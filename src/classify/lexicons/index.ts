@@ -1,16 +1,19 @@
 import { allLocales } from '@faker-js/faker';
 import { daleChall } from 'dale-chall';
+import { loadPeopleNames } from './people-names.js';
 import {
   ABOUT_PERSON, HEALTH_CONTEXT, PERSON_CONTEXT, EXTRA_COMMON, HEALTH_AMBIGUOUS, HEALTH_TERMS, KNOWN_ORGS, NRP_AMBIGUOUS, NRP_TERMS, ORG_SUFFIXES, SPECIAL_TERMS, TITLES,
-  WORLD_PLACES,
+  PRODUCT_NAMES, WORLD_PLACES,
 } from './word-lists.js';
 
 /**
  * Token lexicon: lower-cased word → bit set of what it can be. Given and family names
  * come from @faker-js/faker's locale data (≈30 Latin-script locales, ~20k given and
- * ~15k family names, MIT), real place names from its location data, and "is this an
- * everyday English word" from the Dale–Chall list of 2,942 familiar words (dale-chall,
- * MIT), which is what separates "Will"/"May"/"Rose" from "Sarah". No model, no download.
+ * ~15k family names, MIT) and @cspell/dict-people-names (~39k real name words, MIT;
+ * faker's English surnames are synthetic), real place names from faker's location data,
+ * and "is this an everyday English word" from the Dale–Chall list of 2,942 familiar
+ * words (dale-chall, MIT) plus faker's English word lists, which is what separates
+ * "Will"/"May"/"Rose" from "Sarah". No model, no download.
  */
 export const B_FIRST = 1 << 0;
 export const B_LAST = 1 << 1;
@@ -28,6 +31,18 @@ export const B_ORG_SUFFIX = 1 << 11;
 export const B_PHRASE = 1 << 12;
 /** A context word of some detector (kept in the token list for proximity checks). */
 export const B_CONTEXT = 1 << 13;
+/** A real name word (given or family) from @cspell/dict-people-names, everyday words included ("Baker", "Hood"). */
+export const B_NAME = 1 << 14;
+/** An English word from faker's word lists (nouns, verbs, adjectives …): not "unknown", though not Dale–Chall. */
+export const B_WORD = 1 << 15;
+/**
+ * A country, state, region or major city (faker's countries and states, WORLD_PLACES).
+ * B_LOC alone may be a small US town from faker's city list, and many of those are
+ * surnames ("Thornton", "Allen"): after a given name they read as surnames.
+ */
+export const B_PLACE = 1 << 16;
+/** Bits that matter only on a capitalised token: lower-case tokens with nothing else are dropped by the tokenizer. */
+export const B_CAPS_ONLY = B_COMMON | B_FIRST | B_LAST | B_NAME | B_WORD | B_LOC | B_PLACE;
 
 export interface Phrase {
   words: string[];
@@ -88,16 +103,25 @@ export function lexicon(): Lexicon {
     for (const n of values(person.middle_name)) if (/^[\p{Lu}][\p{L}'-]+$/u.test(n)) add(n, B_FIRST);
     for (const n of values(person.last_name)) if (/^[\p{Lu}][\p{L}'-]+$/u.test(n)) add(n, B_LAST);
   }
+  const placeName = (n: string): boolean => /^[\p{Lu}][\p{L}' .-]+$/u.test(n) && !n.includes('#');
   for (const code of PLACE_LOCALES) {
     const loc = locales[code]?.location;
     if (!loc) continue;
-    for (const n of [...values(loc.country), ...values(loc.state), ...values(loc.city_name)]) {
-      if (/^[\p{Lu}][\p{L}' .-]+$/u.test(n) && !n.includes('#')) add(n, B_LOC);
-    }
+    for (const n of [...values(loc.country), ...values(loc.state), ...values(loc.continent)]) if (placeName(n)) add(n, B_LOC | B_PLACE);
+    for (const n of values(loc.city_name)) if (placeName(n)) add(n, B_LOC);
   }
-  for (const p of WORLD_PLACES) add(p, B_LOC);
+  for (const p of WORLD_PLACES) add(p, B_LOC | B_PLACE);
   for (const w of daleChall) add(w, B_COMMON);
   for (const w of EXTRA_COMMON) add(w, B_COMMON);
+  for (const w of PRODUCT_NAMES) add(w, B_COMMON);
+  const english = locales['en'] as { word?: Record<string, unknown> } | undefined;
+  for (const w of values(english?.word)) if (/^[a-z]+$/.test(w)) add(w, B_WORD);
+  // Real names: B_NAME only. faker's B_FIRST/B_LAST keep their meaning (a name list the
+  // lone-word rules trust); the person rules read B_NAME where a second signal exists
+  // (a given name before it, a capital mid-sentence, a role word). Made B_LAST outright,
+  // the 39k entries turned "Code", "Agent", "Nobel", "Pride" into lone surnames: tuning
+  // PERSON precision fell from 0.987 to 0.949 (6 new false positives, 2 names gained).
+  for (const n of loadPeopleNames()) add(n, B_NAME);
   for (const w of TITLES) add(w, B_TITLE);
   for (const w of NRP_TERMS) add(w, B_NRP);
   for (const w of NRP_AMBIGUOUS) add(w, B_NRP_AMBIG);

@@ -13,7 +13,7 @@ export const PERSON_CONTEXT = new Set(words(`name;named;names;called;call;dear;h
 patient;customer;client;employee;applicant;candidate;tenant;member;user;contact;manager;colleague;husband;wife;son;daughter;
 mother;father;brother;sister;friend;mr;mrs;ms;dr;by;from;with;ask;tell;met;meet;email;emailed;spoke;assigned;owner;author;
 surname;firstname;lastname;forename;nachname;vorname;nom;prénom;nombre;apellido;he;she;his;her;
-ping;remind;invite;forward;congratulate;thank;welcome;cheers;best;per;via;and`));
+ping;remind;invite;forward;congratulate;thank;welcome;cheers;best;per;via;and;let`));
 
 /** Capitalised tokens that are never given names in prose, beyond the Dale-Chall list. */
 export const EXTRA_COMMON = new Set(words(`guy;art;pat;sue;bob;gene;ray;dean;rich;sky;ivy;jack;jay;mark;bill;will;may;june;april;august;
@@ -28,13 +28,22 @@ monday;tuesday;wednesday;thursday;friday;saturday;sunday;january;february;march;
 us;usa;uk;eu;un;ceo;cto;cfo;api;sdk;cli;url;http;https;json;yaml;xml;csv;pdf;sql;html;css;
 the;this;that;these;those;there;then;than;what;when;where;which;who;whom;whose;why;how;also;however;therefore`));
 
+/**
+ * Product, model and tool names that are also entries of the real-names dictionary
+ * (@cspell/dict-people-names lists "Claude", "Haskell", "Deno", "Kong"). In prompts to an
+ * AI gateway they are products far more often than people, so they count as everyday
+ * words. Given names that are also products but common as names (Ada, Maya, Hugo) stay out.
+ */
+export const PRODUCT_NAMES = new Set(words(`claude;gemini;llama;mistral;copilot;cursor;bard;alexa;siri;bixby;dall;haskell;dart;deno;vite;babel;
+looker;packer;flink;presto;arango;jaeger;caddy;kong;wix;cypress;chai;kali;hubble;spitzer;honda`));
+
 export const ORG_SUFFIXES = new Set(words(`inc;inc.;corp;corp.;corporation;co;co.;company;llc;l.l.c.;ltd;ltd.;limited;plc;gmbh;ag;sa;s.a.;srl;
 spa;bv;nv;ab;oy;as;kg;llp;lp;pty;group;holdings;partners;bank;university;universität;université;universidad;college;
 institute;hospital;clinic;foundation;association;agency;ministry;department;council;school;academy;laboratories;labs;
 technologies;systems;solutions;consulting;capital;ventures;insurance;pharmaceuticals;pharma;airlines;motors;
 trust;society;federation;union;committee;commission;authority;office;bureau;services;industries;enterprises;
 empire;kingdom;republic;dynasty;church;cathedral;museum;airport;station;hotel;castle;palace;tower;bridge;river;lake;
-mountain;island;bay;park;valley;street;road;avenue;square;hall;centre;center;house;court;war;revolution;era`));
+mountain;island;bay;park;valley;street;road;avenue;square;hall;centre;center;house;court;war;revolution;era;elementary`));
 
 export const KNOWN_ORGS = new Set(words(`google;alphabet;microsoft;amazon;apple;meta;facebook;openai;anthropic;ibm;intel;nvidia;amd;oracle;sap;
 salesforce;siemens;bosch;deloitte;accenture;mckinsey;pwc;kpmg;ernst & young;goldman sachs;jpmorgan;morgan stanley;
@@ -101,7 +110,7 @@ humira;adalimumab;keytruda;tamoxifen;herceptin;truvada;prep;antiretroviral;omepr
 insulin glargine;epipen;antidepressant;antidepressants;antipsychotic;antipsychotics;opioid;opioids;benzodiazepine;
 mastectomy;lumpectomy;hysterectomy;vasectomy;colonoscopy;endoscopy;biopsy;appendectomy;cholecystectomy;
 bypass surgery;angioplasty;stent;pacemaker;transplant;organ transplant;kidney transplant;amputation;
-knee replacement;hip replacement;c-section;caesarean;cesarean;mri;ct scan;pet scan;mammogram;electroconvulsive therapy;
+knee replacement;hip replacement;knee surgery;hip surgery;back surgery;spinal surgery;heart surgery;kidney stones;kidney stone;migraines;c-section;caesarean;cesarean;mri;ct scan;pet scan;mammogram;electroconvulsive therapy;
 ect;physiotherapy;rehab;rehabilitation;psychotherapy;therapy session;diagnosis;diagnosed;prognosis;prescription;
 prescribed;blood test;hba1c;cholesterol;blood pressure;viral load;cd4;biopsy results;oncology;oncologist;psychiatrist;
 psychiatric;cardiologist;neurologist;inpatient;outpatient;icu;er visit;hospitalized;hospitalised;admitted`));

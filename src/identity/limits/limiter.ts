@@ -244,8 +244,8 @@ export function limitError(decision: Exclude<LimitDecision, { ok: true }>): Gate
     case 'rate_limited':
       return new GatewayError('rate_limited', `Rate limit reached: ${METRIC_TEXT[decision.metric]} for this ${decision.subject}.`, { retryAfter });
     case 'budget_exceeded':
-      return new GatewayError('rate_limited', `Budget exhausted: ${METRIC_TEXT[decision.metric]} for this ${decision.subject}.`, { retryAfter });
+      return new GatewayError('budget_exceeded', `Budget exhausted: ${METRIC_TEXT[decision.metric]} for this ${decision.subject}.`, { retryAfter });
     case 'unavailable':
-      return new GatewayError('capacity_exhausted', 'Usage limits cannot be checked right now.', { retryAfter, retryable: false });
+      return new GatewayError('limits_unavailable', 'Usage limits cannot be checked right now.', { retryAfter, retryable: false });
   }
 }
