@@ -1,0 +1,87 @@
+/**
+ * The shipped linear model: logistic regression over hashed n-grams (features.ts),
+ * trained by scripts/train-injection.ts on the tuning part of the data only. Weights are
+ * int8-quantised and base64-encoded in weights.ts (a .ts module so tsc carries it into
+ * dist/ and a fresh clone needs no extra copy step); they are decoded once per guard.
+ */
+import { forEachFeature } from './features.js';
+
+export interface LinearModelData {
+  readonly version: string;
+  readonly bits: number;
+  /** Multiply each int8 by this to get the float weight. */
+  readonly scale: number;
+  readonly bias: number;
+  /**
+   * How the combined detector mixes the two parts, fitted on out-of-fold predictions of
+   * the tuning rows: logit = a * modelLogit + b * ruleEvidence + c.
+   */
+  readonly stack: { readonly a: number; readonly b: number; readonly c: number };
+  /** base64 of 2^bits int8 weights. */
+  readonly weights: string;
+}
+
+export interface LinearModel {
+  readonly version: string;
+  readonly stack: LinearModelData['stack'];
+  /**
+   * Log-odds that the (normalised) text is an injection. Texts longer than `window`
+   * characters are scored per window (half-overlapping) and the highest counts: the model
+   * was trained on prompts of a few hundred characters, and one planted paragraph must
+   * not be diluted by a long benign page around it.
+   */
+  logit(normalizedText: string, window?: number): number;
+}
+
+export const DEFAULT_WINDOW = 2048;
+
+export function loadLinearModel(data: LinearModelData): LinearModel {
+  const raw = Buffer.from(data.weights, 'base64');
+  const size = 1 << data.bits;
+  if (raw.length !== size) throw new Error(`injection model: expected ${size} weights, got ${raw.length}`);
+  // Kept as int8 (64 KB): the hot loop does random lookups, and a table that fits in L2
+  // beats a float table 4x its size; the scale is applied once per window.
+  const w = new Int8Array(raw.buffer, raw.byteOffset, size).slice();
+  const { bits, scale, bias } = data;
+  const z = (sum: number, n: number): number => bias + (n > 0 ? (sum * scale) / Math.sqrt(n) : 0);
+  return {
+    version: data.version,
+    stack: data.stack,
+    logit(text: string, window = DEFAULT_WINDOW): number {
+      let sum = 0;
+      let n = 0;
+      if (text.length <= window) {
+        forEachFeature(text, bits, (b) => {
+          sum += w[b]!;
+          n++;
+        });
+        return z(sum, n);
+      }
+      // One pass; cumulative (sum, n) checkpoints every half window, windows = checkpoint k..k+2.
+      const half = Math.max(1, Math.floor(window / 2));
+      const sums: number[] = [0];
+      const counts: number[] = [0];
+      let next = half;
+      forEachFeature(text, bits, (b, end) => {
+        while (end > next) {
+          sums.push(sum);
+          counts.push(n);
+          next += half;
+        }
+        sum += w[b]!;
+        n++;
+      });
+      sums.push(sum);
+      counts.push(n);
+      let best = -Infinity;
+      const last = sums.length - 1;
+      for (let k = 0; k < last; k++) {
+        const e = Math.min(k + 2, last);
+        const v = z(sums[e]! - sums[k]!, counts[e]! - counts[k]!);
+        if (v > best) best = v;
+        if (e === last) break;
+      }
+      return best;
+    },
+  };
+}
