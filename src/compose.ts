@@ -6,6 +6,10 @@ import { createIdentity, createLimiter, type Identity } from './identity/setup.j
 import { ClassifyStep } from './pipeline/classify-step.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { createPolicyEngine } from './policy/engine.js';
+import { createInjectionGuard } from './protect/injection/guard.js';
+import { OutputScanner } from './protect/output-scan.js';
+import { createFindingFilter } from './protect/pseudonymize.js';
+import { createVault } from './protect/vault/create-vault.js';
 import type { Provider } from './providers/provider.js';
 import { createProvider } from './providers/registry.js';
 import { ModelCatalog } from './route/catalog.js';
@@ -54,6 +58,9 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
     const classifier = createClassifier(config.classification);
     const policy = createPolicyEngine(config.policy, classifier.levels);
     const router = new Router(catalog, config.routing);
+    // The vault lives on the on-prem side; its keys come from the on-prem secret source.
+    const vault = createVault(config.protect.vault, (ref) => loaded.secrets['on-prem'].resolve(ref));
+    closers.push(() => vault.close());
     const pipeline = new Pipeline({
       providers,
       classify: new ClassifyStep(classifier),
@@ -62,6 +69,10 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
       authorizer: identity.authorizer,
       limiter: limits.limiter,
       defaultMaxOutputTokens: config.limits.defaultMaxOutputTokens,
+      vault,
+      pseudonymizable: createFindingFilter(config.protect.pseudonymize, config.classification),
+      output: new OutputScanner(classifier, config.protect.output),
+      injection: createInjectionGuard(config.injection),
     });
     const http = createHttpServer({ pipeline, logger, authenticator: identity.authenticator, bodyLimitBytes: config.server.bodyLimitBytes });
     return { config, logger, http, pipeline, identity, closeResources: closeAll };

@@ -7,6 +7,8 @@ import { CAPABILITIES, PROTOCOLS, TIERS } from '../domain/tier.js';
 import { authSchema } from '../identity/config.js';
 import { limitsSchema } from '../identity/limits/config.js';
 import { policySchema } from '../policy/schema.js';
+import { protectSchema } from '../protect/config.js';
+import { injectionSchema } from '../protect/injection/config.js';
 import { routingSchema } from '../route/config.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, { message: 'must be lowercase letters, digits, ".", "_" or "-"' });
@@ -153,6 +155,10 @@ export const configSchema = z
     limits: limitsSchema.prefault({}),
     /** Sensitivity × capability → eligible tiers, workloads and rules. See docs/policy.md. */
     policy: policySchema.prefault({}),
+    /** Pseudonymisation before egress, the vault, output scanning. See docs/protect.md. */
+    protect: protectSchema.prefault({}),
+    /** The prompt-injection guard. */
+    injection: injectionSchema.prefault({}),
     /** How the router chooses among eligible backends, retries and falls back. */
     routing: routingSchema.prefault({}),
     backends: z.array(backend).min(1),

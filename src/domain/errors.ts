@@ -16,6 +16,8 @@ export const ERROR_STATUS = {
   model_not_found: 404,
   method_not_allowed: 405,
   payload_too_large: 413,
+  /** The answer held sensitive data the request did not, and the policy blocks such answers. */
+  content_blocked: 422,
   unsupported_media_type: 415,
   rate_limited: 429,
   /** A spend budget (per day or month) is used up. */

@@ -36,18 +36,25 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, body
     callerLabels,
     workloadHeader: workloadOf(request),
     preferLowLatency: request.headers['x-perimeter-latency'] === 'low',
+    conversationHeader: headerValue(request, 'x-perimeter-conversation'),
     classification: undefined,
     decision: undefined,
     route: undefined,
     attempts: [],
+    pseudonymized: false,
+    injection: undefined,
   };
   request.perimeter = ctx;
   return ctx;
 }
 
 export function workloadOf(request: FastifyRequest): string | undefined {
-  const workload = request.headers['x-perimeter-workload'];
-  return typeof workload === 'string' && workload !== '' ? workload : undefined;
+  return headerValue(request, 'x-perimeter-workload');
+}
+
+function headerValue(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 export function perimeterHeaders(requestId: string, ctx: RequestContext | null | undefined): Record<string, string> {

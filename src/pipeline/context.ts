@@ -31,6 +31,8 @@ export interface RequestContext {
   readonly workloadHeader: string | undefined;
   /** x-perimeter-latency: low asks the router to prefer the fastest eligible backend. */
   readonly preferLowLatency: boolean;
+  /** x-perimeter-conversation: keeps placeholders stable across the turns of a conversation. */
+  readonly conversationHeader: string | undefined;
   /** Set by the pipeline once the request has been classified. */
   classification: Classification | undefined;
   /** Set by the pipeline once the policy has decided. */
@@ -38,4 +40,8 @@ export interface RequestContext {
   route: RouteInfo | undefined;
   /** Every backend tried, in order, with its outcome. */
   attempts: readonly AttemptRecord[];
+  /** Whether the request that was served went out with placeholders. */
+  pseudonymized: boolean;
+  /** The injection guard's verdict, when it ran. Rule ids only. */
+  injection: { readonly verdict: string; readonly score: number; readonly signals: readonly string[] } | undefined;
 }

@@ -6,6 +6,13 @@ import type { Authorizer } from '../identity/authorize.js';
 import { costUsd, limitError, type Limiter, type Reservation } from '../identity/limits/limiter.js';
 import { estimateChatTokens } from '../identity/limits/estimate.js';
 import type { Decision, PolicyEngine } from '../policy/engine.js';
+import type { InjectionGuard } from '../protect/injection/guard.js';
+import type { OutputScanner } from '../protect/output-scan.js';
+import { conversationKey, protectRequest, type ProtectedRequest } from '../protect/pseudonymize.js';
+import { restoreResponse, restoreStream } from '../protect/restore.js';
+import { scanStream } from '../protect/output-scan.js';
+import type { Vault } from '../protect/vault/types.js';
+import type { Finding } from '../classify/types.js';
 import type { Provider } from '../providers/provider.js';
 import type { CatalogEntry, ModelKind } from '../route/catalog.js';
 import type { RouteConstraints } from '../route/constraints.js';
@@ -23,7 +30,7 @@ export interface Routed {
   readonly decision: Decision;
   readonly constraints: RouteConstraints;
   readonly plan: RoutePlan;
-  /** Tiers the policy allowed but that were dropped because they need pseudonymisation. */
+  /** Eligible tiers that may only receive the request with its values replaced by placeholders. */
   readonly needsPseudonymization: readonly Tier[];
 }
 
@@ -55,6 +62,12 @@ export interface PipelineDeps {
   readonly limiter: Limiter;
   /** Output tokens assumed for a limit reservation when the request sets no max_tokens. */
   readonly defaultMaxOutputTokens: number;
+  /** Holds placeholder ↔ value mappings; on-prem only. */
+  readonly vault: Vault;
+  /** Which findings are replaced by placeholders before a tier that needs it. */
+  readonly pseudonymizable: (finding: Finding) => boolean;
+  readonly output: OutputScanner;
+  readonly injection: InjectionGuard;
 }
 
 /** A successful run: the value, the backend that gave it, and its held slot. */
@@ -83,8 +96,16 @@ export class Pipeline {
   readonly #authorizer: Authorizer;
   readonly #limiter: Limiter;
   readonly #defaultMaxOutputTokens: number;
+  readonly #vault: Vault;
+  readonly #pseudonymizable: (finding: Finding) => boolean;
+  readonly #output: OutputScanner;
+  readonly #injection: InjectionGuard;
 
   constructor(deps: PipelineDeps) {
+    this.#vault = deps.vault;
+    this.#pseudonymizable = deps.pseudonymizable;
+    this.#output = deps.output;
+    this.#injection = deps.injection;
     this.#providers = deps.providers;
     this.#classify = deps.classify;
     this.#policy = deps.policy;
@@ -106,27 +127,38 @@ export class Pipeline {
   }
 
   async chat(request: ChatRequest, ctx: RequestContext): Promise<ChatResponse> {
-    const routed = this.route(request.model, 'chat', this.#classifyChat(request, ctx), ctx);
+    const routed = this.#routeChat(request, ctx);
     const estimate = estimateChatTokens(request, this.#defaultMaxOutputTokens);
-    return this.#runWhole(
+    const outbound = this.#outbound(request, routed, ctx);
+    const response = await this.#runWhole(
       routed,
       ctx,
       estimate,
-      (entry, info) => this.#provider(entry).chat(request, entry.upstream, { signal: info.signal, requestId: ctx.requestId }),
-      (response) => response.usage,
+      async (entry, info) => {
+        const protectedRequest = await outbound(entry.tier);
+        const call = { signal: info.signal, requestId: ctx.requestId };
+        if (protectedRequest === undefined) return this.#provider(entry).chat(request, entry.upstream, call);
+        return restoreResponse(await this.#provider(entry).chat(protectedRequest.request, entry.upstream, call), protectedRequest.session);
+      },
+      (r) => r.usage,
     );
+    return this.#output.forRequest(request).scanResponse(response);
   }
 
   /** Resolves once a backend has accepted the call; its slot is held until the stream ends. */
   async chatStream(request: ChatRequest, ctx: RequestContext): Promise<AsyncIterable<Chunk>> {
-    const routed = this.route(request.model, 'chat', this.#classifyChat(request, ctx), ctx);
+    const routed = this.#routeChat(request, ctx);
     const estimate = estimateChatTokens(request, this.#defaultMaxOutputTokens);
+    const outbound = this.#outbound(request, routed, ctx);
     const reservation = await this.#reserve(routed, ctx, estimate);
     let result: RunOutcome<AsyncIterable<Chunk>>;
     try {
-      result = await this.#run(routed, ctx, (entry, info) =>
-        this.#provider(entry).chatStream(request, entry.upstream, { signal: info.signal, requestId: ctx.requestId }),
-      );
+      result = await this.#run(routed, ctx, async (entry, info) => {
+        const protectedRequest = await outbound(entry.tier);
+        const call = { signal: info.signal, requestId: ctx.requestId };
+        if (protectedRequest === undefined) return this.#provider(entry).chatStream(request, entry.upstream, call);
+        return restoreStream(await this.#provider(entry).chatStream(protectedRequest.request, entry.upstream, call), protectedRequest.session);
+      });
     } catch (err) {
       this.#limiter.release(reservation);
       throw err;
@@ -137,9 +169,10 @@ export class Pipeline {
       result.release();
       this.#settle(reservation, entry, estimate, usage);
     };
-    return finishing(result.value, (chunk) => {
+    const finished = finishing(result.value, (chunk) => {
       if (chunk.type === 'usage') usage = chunk.usage;
     }, settle, () => this.#router.health.recordFailure(entry.backendId));
+    return scanStream(finished, this.#output.forRequest(request));
   }
 
   async embed(request: EmbeddingRequest, ctx: RequestContext): Promise<EmbeddingResponse> {
@@ -161,7 +194,7 @@ export class Pipeline {
     let routed: Routed | undefined;
     let refused: GatewayError | undefined;
     try {
-      routed = this.route(request.model, 'chat', classification, ctx);
+      routed = this.route(request.model, 'chat', classification, ctx, this.#guard(request, ctx));
     } catch (err) {
       if (!(err instanceof GatewayError)) throw err;
       refused = err;
@@ -189,7 +222,7 @@ export class Pipeline {
    * Classification → policy decision → route plan. Throws the GatewayError serving
    * would answer with: a denial, a model the data may not use, or no backend.
    */
-  route(model: string, kind: ModelKind, classification: Classification, ctx: RequestContext): Routed {
+  route(model: string, kind: ModelKind, classification: Classification, ctx: RequestContext, restrictTo?: Tier): Routed {
     ctx.classification = classification;
     const catalog = this.#router.catalog;
     const virtual = isVirtualModel(model);
@@ -213,16 +246,20 @@ export class Pipeline {
     const workload = ctx.principal.workload ?? ctx.workloadHeader;
     this.#authorizer.authorize(ctx.principal, { model, workload });
     const permitted = this.#authorizer.allowedTiers(ctx.principal, { model, workload });
-    const byRole = decision.eligibleTiers.filter((t) => permitted.includes(t));
+    // The injection guard's `restrict` action keeps suspect requests to one tier.
+    const byRole = decision.eligibleTiers.filter((t) => permitted.includes(t) && (restrictTo === undefined || t === restrictTo));
     const servedIn = (tiers: readonly Tier[]): boolean => served.some((e) => e.kind === kind && tiers.includes(e.tier));
     // The data would allow the model, but the caller's roles do not: that is the caller's limit, not the data's.
     if (byRole.length === 0 || (!virtual && servedIn(decision.eligibleTiers) && !servedIn(byRole))) {
       throw new GatewayError('forbidden', `Your roles do not allow the tiers this request may use (${decision.eligibleTiers.join(', ') || 'none'}).`);
     }
 
-    // Until pseudonymisation exists, a tier that needs it cannot take the request.
-    const needsPseudonymization = byRole.filter((t) => decision.effects.pseudonymizeFor.includes(t));
-    const eligibleTiers = byRole.filter((t) => !needsPseudonymization.includes(t));
+    // A tier that needs pseudonymisation takes the request with placeholders. If the
+    // classifier failed, there are no findings to replace, so such tiers are out.
+    const wantsPlaceholders = byRole.filter((t) => decision.effects.pseudonymizeFor.includes(t));
+    const blind = classification.reasons.some((r) => r.startsWith('classifier failed'));
+    const needsPseudonymization = blind ? [] : wantsPlaceholders;
+    const eligibleTiers = blind ? byRole.filter((t) => !wantsPlaceholders.includes(t)) : byRole;
     const constraints: RouteConstraints = {
       eligibleTiers,
       regions: decision.regions,
@@ -231,10 +268,10 @@ export class Pipeline {
     };
     const plan = this.#router.plan(model, kind, constraints);
     if (plan.verdict !== 'ok') {
-      if (plan.verdict === 'not_permitted' && eligibleTiers.length === 0 && needsPseudonymization.length > 0) {
+      if (plan.verdict === 'not_permitted' && eligibleTiers.length === 0 && wantsPlaceholders.length > 0) {
         throw new GatewayError(
           'pseudonymization_unavailable',
-          `Policy requires pseudonymisation before ${needsPseudonymization.join(', ')}, which this gateway cannot do yet; no other tier is eligible.`,
+          `Policy requires pseudonymisation before ${wantsPlaceholders.join(', ')}, and the request could not be classified reliably enough to do it; no other tier is eligible.`,
         );
       }
       if (plan.verdict === 'not_permitted') {
@@ -254,6 +291,41 @@ export class Pipeline {
   models(principal: Principal, workload: string | undefined): CatalogEntry[] {
     const seen = new Set<string>();
     return this.#authorizer.visibleModels(principal, this.#router.catalog.entries, workload).filter((e) => !seen.has(e.id) && seen.add(e.id) !== undefined);
+  }
+
+  #routeChat(request: ChatRequest, ctx: RequestContext): Routed {
+    const classification = this.#classifyChat(request, ctx);
+    return this.route(request.model, 'chat', classification, ctx, this.#guard(request, ctx));
+  }
+
+  /** Runs the injection guard; `block` refuses, `restrict` names the one tier allowed, `flag` only records. */
+  #guard(request: ChatRequest, ctx: RequestContext): Tier | undefined {
+    if (!this.#injection.config.enabled) return undefined;
+    const scan = this.#injection.scanRequest(request);
+    ctx.injection = { verdict: scan.verdict, score: scan.score, signals: scan.signals };
+    if (scan.decision === 'block') {
+      throw new GatewayError('request_denied', `The request looks like a prompt-injection attempt (signals: ${scan.signals.join(', ')}).`);
+    }
+    return scan.decision === 'restrict' ? (scan.restrictTier as Tier | undefined) : undefined;
+  }
+
+  /**
+   * What to send to a tier: undefined for the original request, or the request with
+   * placeholders and the vault session that restores them. Pseudonymised once, on
+   * the first attempt that needs it, and reused across fallbacks.
+   */
+  #outbound(request: ChatRequest, routed: Routed, ctx: RequestContext): (tier: Tier) => Promise<ProtectedRequest | undefined> {
+    let pending: Promise<ProtectedRequest> | undefined;
+    return async (tier) => {
+      if (!routed.needsPseudonymization.includes(tier)) return undefined;
+      pending ??= protectRequest(
+        this.#vault,
+        { requestId: ctx.requestId, conversation: conversationKey(request, ctx.conversationHeader, ctx.principal.id) },
+        request,
+        routed.classification.findings.filter(this.#pseudonymizable),
+      );
+      return pending;
+    };
   }
 
   #classifyChat(request: ChatRequest, ctx: RequestContext): Classification {
@@ -306,6 +378,7 @@ export class Pipeline {
       throw result.error;
     }
     const entry = result.entry;
+    ctx.pseudonymized = routed.needsPseudonymization.includes(entry.tier);
     ctx.route = { backendId: entry.backendId, tier: entry.tier, region: entry.region, model: entry.id, upstreamModel: entry.upstream };
     return { value: result.value, entry, release: () => result.lease.release() };
   }

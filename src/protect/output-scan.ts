@@ -94,8 +94,7 @@ export class OutputScan {
     for (const f of findings) this.findings.push({ entity: f.entity, detector: f.detector, field });
     if (this.#config.action === 'block') {
       const entities = [...new Set(findings.map((f) => f.entity))].join(', ');
-      // TODO(lead): switch to 'content_blocked' once that code exists in src/domain/errors.ts.
-      throw new GatewayError('upstream_error', `The answer was blocked: it contained sensitive data not present in the request (${entities}).`);
+      throw new GatewayError('content_blocked', `The answer was blocked: it contained sensitive data not present in the request (${entities}).`);
     }
     if (this.#config.action !== 'mask') return text;
     const spans = [...findings].sort((a, b) => a.start - b.start);

@@ -33,6 +33,10 @@ export function parseDirectives(text: string): DirectiveResult {
     const value = body.slice(eq + 1);
     if (key === 'reply') {
       directives.reply = value;
+    } else if (key === 'reply_b64') {
+      // Lets a test make the model say something its prompt does not contain literally
+      // (e.g. a card number for output-scanning tests).
+      directives.reply = Buffer.from(value.trim(), 'base64').toString('utf8');
     } else {
       const trimmed = value.trim();
       if (!NON_NEGATIVE_INTEGER.test(trimmed)) {

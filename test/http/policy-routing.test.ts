@@ -80,19 +80,6 @@ describe('routing by policy on the demo layout', () => {
     );
   });
 
-  it('a tier that needs pseudonymisation is not used until that exists', async () => {
-    // Confidential data on gpt-4o: private-cloud is eligible but wants pseudonymisation.
-    await assert.rejects(openai.chat.completions.create({ model: 'gpt-4o', messages: user(`mail ${EMAIL}`) }), (err: unknown) => {
-      assert.ok(err instanceof OpenAI.APIError);
-      assert.equal(err.status, 503);
-      assert.equal(err.code, 'pseudonymization_unavailable');
-      return true;
-    });
-    // The same data still goes on-prem, which needs nothing.
-    const ok = await openai.chat.completions.create({ model: 'llama-3.1-8b-instruct', messages: user(`mail ${EMAIL}`) });
-    assert.ok(ok.choices[0]?.message.content?.startsWith('You said'));
-  });
-
   it('virtual models follow the workload capability and never downgrade', async () => {
     const { response } = await openai.chat.completions
       .create({ model: 'perimeter/auto', messages: user('tides') }, { headers: { 'x-perimeter-workload': 'research' } })
