@@ -385,6 +385,11 @@ function main(): void {
       const x = prf(p.tpExact, p.fpExact, p.fnExact);
       out.push(`**PERSON, ${split === 'holdout' ? 'held-out' : 'tuning'} split:** ${p.tp + p.fn} names; overlap P ${f3(o.p)} / R ${f3(o.r)} / F2 ${f3(o.f2)}, exact P ${f3(x.p)} / R ${f3(x.r)}. Target: R ≥ 0.90 at P ≥ 0.85.`, '');
     }
+    out.push(
+      'PERSON exact-span note: labelled-prompts.txt includes titles and kinship words in the name ("Mrs. Patel", "Aunt Margaret"), ' +
+        'realistic.jsonl and Presidio\'s spaCy cases leave them out ("Mr. Castellanos" → Castellanos); the detector leaves them out, so exact scores on the first set carry that difference.',
+      '',
+    );
     allMisses.push(...r.misses);
   }
 

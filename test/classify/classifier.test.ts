@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import {
   applyCallerLabel, classifierConfigSchema, createClassifier, normalize, toOriginalSpan, type Classification, type Detector,
 } from '../../src/classify/index.js';
+import { loadPeopleNames } from '../../src/classify/lexicons/people-names.js';
 
 const cls = createClassifier();
 
@@ -200,6 +201,58 @@ describe('people, places and health', () => {
     const c = cls.classify("Summarise Angela Merkel's speech.");
     const p = c.findings.find((f) => f.entity === 'PERSON');
     assert.equal(p === undefined ? '' : "Summarise Angela Merkel's speech.".slice(p.start, p.end), 'Angela Merkel');
+  });
+  it('loads the real-names dictionary from its package', () => {
+    const names = loadPeopleNames();
+    assert.ok(names.length > 30000, `only ${names.length} names`);
+    for (const n of ['Sullivan', 'Rhodes', 'Gates', 'Wong', 'Thornton']) assert.ok(names.includes(n), n);
+    assert.ok(names.every((n) => !/\s|\d/.test(n)), 'entries are single name words');
+  });
+  it('finds real surnames that the faker lexicon lacks', () => {
+    assertFinds('Please loop in Gary Sullivan on the procurement thread.', 'PERSON', 'Gary Sullivan');
+    assertFinds('Nadia Rhodes will present the quarterly roadmap.', 'PERSON', 'Nadia Rhodes');
+    assertFinds('Send the agenda to Kevin Wong before lunch.', 'PERSON', 'Kevin Wong');
+    // A small US town in faker's place list is still a surname after a given name.
+    assertFinds('Bill Thornton approved the budget for the offsite.', 'PERSON', 'Bill Thornton');
+    assertFinds('Account holder Mei Ling Wong, username mlwong.', 'PERSON', 'Mei Ling Wong');
+    assertFinds('Write a farewell message for Jürgen Weber.', 'PERSON', 'Jürgen Weber');
+    const text = 'Vertaal: "Daan de Vries neemt de klantgesprekken over."';
+    const p = cls.classify(text).findings.find((f) => f.entity === 'PERSON');
+    assert.equal(p === undefined ? '' : text.slice(p.start, p.end), 'Daan de Vries');
+    // A role before the name is context, not part of it.
+    const t2 = 'Candidate Jean Tremblay starts in Montreal.';
+    const q = cls.classify(t2).findings.find((f) => f.entity === 'PERSON');
+    assert.equal(q === undefined ? '' : t2.slice(q.start, q.end), 'Jean Tremblay');
+  });
+  it('reads names that are everyday words from their context', () => {
+    assertFinds('Drew Baker will run the retro on Thursday.', 'PERSON', 'Drew Baker');
+    assertFinds('Rich Edwards asked for the revenue numbers by region.', 'PERSON', 'Rich Edwards');
+    assertFinds('Agent note: Rose from billing already refunded the shipping fee.', 'PERSON', 'Rose');
+    assertFinds('Let Drew know the build passed.', 'PERSON', 'Drew');
+    assertFinds('Hi Patrick, Niamh suggested I reach out about your data platform.', 'PERSON', 'Niamh');
+    assertFinds('Retro notes — Hiro: deploys are too slow; Lucia: flaky tests.', 'PERSON', 'Hiro');
+    assertFinds("Explain Shakespeare's Hamlet in modern English.", 'PERSON', 'Shakespeare');
+    assertNot('Rose gold and space grey are both out of stock.', 'PERSON');
+    assertNot('Drew up a plan for the retro; can you make it shorter?', 'PERSON');
+    assertNot('Rich text editing breaks on paste from Word.', 'PERSON');
+  });
+  it('does not read titles, eponyms and products as names', () => {
+    for (const s of [
+      'Summarise the Paris Agreement targets.',
+      'Explain how the Marshall Plan helped rebuild Europe.',
+      "Explain Newton's laws of motion to a child.",
+      "Explain Dijkstra's algorithm with an example graph.",
+      'Write a limerick about a Cat named Software.',
+      'Generate test data with columns Name, Email, Phone and City.',
+      'Summarise the plot of Pride and Prejudice in three sentences.',
+      'List the Nobel Prize categories and when each was established.',
+      'Create a slide titled Will Power and Habit Formation.',
+      'Compare Haskell and Scala for building compilers.',
+      'Our Summer Sale starts Monday; write the banner text.',
+      'He is Muslim so he can take Eid off.',
+      'Plan a trip to Lake Tahoe next spring.',
+      'Code review from the platform team: rename the variable.',
+    ]) assertNot(s, 'PERSON');
   });
   it('finds addresses, dates of birth and ages', () => {
     assertFinds('Ship to 1427 Maplewood Drive, Springfield, IL 62704 please', 'ADDRESS', '1427 Maplewood Drive');
