@@ -15,6 +15,14 @@ import { createProvider } from './providers/registry.js';
 import { ModelCatalog } from './route/catalog.js';
 import { Router } from './route/router.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
+import { AlertEvaluator } from './telemetry/alerts.js';
+import { createMetrics } from './telemetry/metrics.js';
+import { resolveGatewaySecret } from './identity/gateway-secret.js';
+import { CostModel } from './record/cost.js';
+import { createRecorder, startRetention } from './record/recorder.js';
+import { RequestRecords } from './record/request-records.js';
+import { loadTokenEstimator } from './record/tokens.js';
+import { isVirtualModel } from './route/virtual.js';
 
 export interface Gateway {
   readonly config: Config;
@@ -74,7 +82,58 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
       output: new OutputScanner(classifier, config.protect.output),
       injection: createInjectionGuard(config.injection),
     });
-    const http = createHttpServer({ pipeline, logger, authenticator: identity.authenticator, bodyLimitBytes: config.server.bodyLimitBytes });
+    // Records, metrics and alerts: off the hot path, behind the recorder's bounded queue.
+    const tierOf = (id: string): string | undefined => config.backends.find((b) => b.id === id)?.tier;
+    const metrics = createMetrics({
+      health: () => router.health.snapshot(),
+      capacity: () => router.capacity.snapshot(),
+      tierOf,
+      backends: config.backends.map((b) => b.id),
+    });
+    const resolveSecret = (ref: string): string => resolveGatewaySecret(ref, loaded.gatewayEnv, config.secrets).reveal();
+    const alerts = new AlertEvaluator(config.alerts, {
+      deploymentId: config.deployment.id,
+      health: () => router.health.snapshot(),
+      tierOf,
+      onChange: (rule, backend, firing) => metrics.setAlert(rule, backend, firing),
+      logger,
+      ...(config.alerts.webhook?.authorization === undefined ? {} : { authorization: resolveSecret(config.alerts.webhook.authorization) }),
+    });
+    const { recorder, stores } = await createRecorder(config, {
+      deploymentId: config.deployment.id,
+      logger,
+      resolveSecret,
+      observers: [metrics, alerts],
+      queueObserver: metrics,
+    });
+    closers.push(async () => {
+      await recorder.close();
+      if (!config.audit.decisions) await stores?.audit?.store.close();
+    });
+    recorder.replaySpilled();
+    const stopRetention = stores === undefined ? () => undefined : startRetention(stores.records, config.records, logger);
+    closers.push(async () => stopRetention());
+    alerts.start();
+    closers.push(async () => alerts.stop());
+    const records = new RequestRecords(
+      recorder,
+      {
+        deploymentId: config.deployment.id,
+        pricer: new CostModel(config.cost, catalog.entries),
+        knownModel: (m) => isVirtualModel(m) || catalog.find(m) !== undefined,
+        knownWorkload: (w) => w in config.policy.workloads,
+        breakerState: (id) => router.health.breaker(id).state(),
+      },
+      await loadTokenEstimator(),
+    );
+    const http = createHttpServer({
+      pipeline,
+      logger,
+      authenticator: identity.authenticator,
+      records,
+      metrics: () => metrics.render(),
+      bodyLimitBytes: config.server.bodyLimitBytes,
+    });
     return { config, logger, http, pipeline, identity, closeResources: closeAll };
   } catch (err) {
     await closeAll();

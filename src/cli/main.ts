@@ -7,7 +7,13 @@ import { ConfigError, loadConfig } from '../config/loader.js';
 import { isGatewayError } from '../domain/errors.js';
 import { serve } from '../main.js';
 import { startSimulator, type SimulatorHandle } from '../simulator/index.js';
+import { resolveGatewaySecret } from '../identity/gateway-secret.js';
+import { openKeyService } from '../identity/setup.js';
+import { ModelCatalog } from '../route/catalog.js';
+import { runAuditCli } from './audit.js';
 import { classifyLines } from './classify.js';
+import { keysCommand } from './keys.js';
+import { runReportCli } from './report.js';
 import { explainFile } from './explain.js';
 import { simulateConfigBackends } from './simulate.js';
 import { validateConfigFile } from './validate.js';
@@ -21,6 +27,9 @@ Usage:
   perimeter simulate --port N [--name NAME] [--no-record] one simulated backend
   perimeter explain  --config F request.json [--workload W] [--sensitivity L] [--latency low]
                                                           the routing decision for a chat request, no backend called
+  perimeter keys     create|list|revoke|rotate --config F   API keys in the configured key store
+  perimeter audit    verify|export --config F               the hash-chained audit trail
+  perimeter report   residency|usage|tiers|cost --config F  reports from the decision records
   perimeter classify [--config F] [--sensitivity LEVEL]   JSONL {"text"} or chat requests on stdin → JSONL findings
   perimeter demo     [--port N]                           simulated tiers + gateway on examples/demo.yaml
 `;
@@ -106,6 +115,26 @@ async function run(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(explanation, null, 2)}\n`);
       return explanation.refusal === undefined ? 0 : 2;
     }
+    case 'keys':
+    case 'audit':
+    case 'report': {
+      // These take --config anywhere among their own arguments; the rest is theirs.
+      const at = rest.findIndex((a) => a === '--config' || a === '-c');
+      const configPath = at >= 0 ? rest[at + 1] : 'perimeter.yaml';
+      if (configPath === undefined) throw new UsageError(`${command}: --config needs a file`);
+      const args = at >= 0 ? [...rest.slice(0, at), ...rest.slice(at + 2)] : rest;
+      const loaded = loadConfig(configPath);
+      const { config } = loaded;
+      const resolveSecret = (ref: string): string => resolveGatewaySecret(ref, loaded.gatewayEnv, config.secrets).reveal();
+      const io = { stdout: process.stdout, stderr: process.stderr };
+      if (command === 'keys') {
+        const keys = await openKeyService(config.auth, { env: loaded.gatewayEnv, tierSources: config.secrets });
+        return keysCommand(args, { keys, out: process.stdout, err: process.stderr, knownRoles: Object.keys(config.auth.roles) });
+      }
+      const ctx = { deploymentId: config.deployment.id, records: config.records, audit: config.audit, resolveSecret, ...io };
+      if (command === 'audit') return runAuditCli(args, ctx);
+      return runReportCli(args, { ...ctx, cost: config.cost, catalog: new ModelCatalog(config).entries, levels: config.classification.levels });
+    }
     case 'classify': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, sensitivity: { type: 'string' } } });
       const config = values.config === undefined ? {} : loadConfig(values.config).config.classification;
@@ -164,8 +193,9 @@ async function run(argv: string[]): Promise<number> {
 
 run(process.argv.slice(2)).then(
   (code) => {
-    // -1: a server is running and the process lives until a signal.
-    if (code >= 0) process.exitCode = code;
+    // -1: a server is running and the process lives until a signal. Other commands
+    // exit now, even if a store client (a Postgres pool) would keep the loop alive.
+    if (code >= 0) process.exit(code);
   },
   (err: unknown) => {
     if (err instanceof UsageError) process.stderr.write(`perimeter: ${err.message}\n\n${USAGE}`);

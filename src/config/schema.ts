@@ -9,6 +9,7 @@ import { limitsSchema } from '../identity/limits/config.js';
 import { policySchema } from '../policy/schema.js';
 import { protectSchema } from '../protect/config.js';
 import { injectionSchema } from '../protect/injection/config.js';
+import { alertsConfigSchema, auditConfigSchema, costConfigSchema, recordsConfigSchema } from '../record/config.js';
 import { routingSchema } from '../route/config.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, { message: 'must be lowercase letters, digits, ".", "_" or "-"' });
@@ -159,6 +160,14 @@ export const configSchema = z
     protect: protectSchema.prefault({}),
     /** The prompt-injection guard. */
     injection: injectionSchema.prefault({}),
+    /** Decision records: store, retention, write queue, sinks. See docs/records.md. */
+    records: recordsConfigSchema.prefault({}),
+    /** Cost: the on-prem blended rate and the public reference price. */
+    cost: costConfigSchema.prefault({}),
+    /** The hash-chained audit trail. */
+    audit: auditConfigSchema.prefault({}),
+    /** Alert rules evaluated on records, posted to a webhook. */
+    alerts: alertsConfigSchema.prefault({}),
     /** How the router chooses among eligible backends, retries and falls back. */
     routing: routingSchema.prefault({}),
     backends: z.array(backend).min(1),

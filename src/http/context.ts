@@ -31,7 +31,7 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, body
   const ctx: RequestContext = {
     requestId: request.id,
     signal: controller.signal,
-    receivedAt: performance.now(),
+    receivedAt: request.receivedAt === 0 ? performance.now() : request.receivedAt,
     principal: request.principal ?? ANONYMOUS,
     callerLabels,
     workloadHeader: workloadOf(request),

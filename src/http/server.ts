@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../domain/errors.js';
 import type { Authenticator } from '../identity/authenticate.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import type { RequestRecords } from '../record/request-records.js';
+import { finishRecord, recordInfo } from './records.js';
+import { performance } from 'node:perf_hooks';
 import { modelsToAnthropic } from './anthropic/mapper.js';
 import { registerAnthropicRoutes } from './anthropic/routes.js';
 import { ANONYMOUS } from '../domain/principal.js';
@@ -15,6 +18,9 @@ import { registerPerimeterRoutes } from './perimeter/routes.js';
 export interface HttpOptions {
   pipeline: Pipeline;
   authenticator: Authenticator;
+  records: RequestRecords;
+  /** Prometheus exposition for GET /metrics. */
+  metrics: () => Promise<{ contentType: string; body: string }>;
   logger: Logger;
   bodyLimitBytes: number;
 }
@@ -41,9 +47,12 @@ export function createHttpServer(options: HttpOptions): HttpServer {
   });
   app.decorateRequest('perimeter', null);
   app.decorateRequest('principal', null);
+  app.decorateRequest('recordInfo', null);
+  app.decorateRequest('receivedAt', 0);
   // Authentication runs before the body is parsed, so an unauthenticated caller learns
   // nothing about the request format and costs no parsing.
   app.addHook('onRequest', async (request) => {
+    request.receivedAt = performance.now();
     if (request.url.startsWith('/v1/')) request.principal = await options.authenticator.authenticate(request.headers);
   });
   // JSON only: any other body type is refused with 415 rather than parsed as text.
@@ -51,8 +60,11 @@ export function createHttpServer(options: HttpOptions): HttpServer {
   let draining = false;
   const startedAt = Math.floor(Date.now() / 1000);
 
-  registerOpenAIRoutes(app, pipeline);
-  registerAnthropicRoutes(app, pipeline);
+  // One decision record per inference request, written after the answer has gone out.
+  app.addHook('onResponse', async (request) => finishRecord(options.records, request));
+
+  registerOpenAIRoutes(app, pipeline, options.records);
+  registerAnthropicRoutes(app, pipeline, options.records);
   registerPerimeterRoutes(app, pipeline);
 
   app.get('/v1/models', async (request, reply) => {
@@ -60,6 +72,11 @@ export function createHttpServer(options: HttpOptions): HttpServer {
     const models = pipeline.models(request.principal ?? ANONYMOUS, workloadOf(request));
     if (protocolOf(request) === 'anthropic') return modelsToAnthropic(models, new Date(startedAt * 1000).toISOString());
     return modelsToOpenAI(models, startedAt);
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await options.metrics();
+    return reply.type(contentType).send(body);
   });
 
   app.get('/healthz', async (request, reply) => reply.headers(perimeterHeaders(request.id, null)).send({ status: 'ok' }));
@@ -77,6 +94,8 @@ export function createHttpServer(options: HttpOptions): HttpServer {
 
   app.setErrorHandler(async (err, request, reply) => {
     const error = fromFrameworkError(err);
+    const info = recordInfo(request);
+    if (info !== undefined) info.error = error;
     if (error.status >= 500) {
       // Codes and causes only: a message or stack may quote request content.
       const cause = error.cause instanceof Error ? error.cause.name : undefined;

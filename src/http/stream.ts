@@ -3,6 +3,8 @@ import type { Chunk } from '../domain/chat.js';
 import { GatewayError } from '../domain/errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { perimeterHeaders } from './context.js';
+import type { RecordInfo } from './records.js';
+import { performance } from 'node:perf_hooks';
 import { writeSse, type StreamEncoder, type StreamOutcome } from './sse.js';
 
 /**
@@ -15,8 +17,18 @@ export async function sendStream(
   ctx: RequestContext,
   stream: AsyncIterable<Chunk>,
   encoder: StreamEncoder,
+  info?: RecordInfo,
 ): Promise<StreamOutcome> {
-  const iterator = stream[Symbol.asyncIterator]();
+  const source = stream[Symbol.asyncIterator]();
+  // Watches for the usage chunk on its way past, for the decision record.
+  const iterator: AsyncIterator<Chunk> = {
+    next: async () => {
+      const next = await source.next();
+      if (next.done !== true && next.value.type === 'usage' && info !== undefined) info.usage = next.value.usage;
+      return next;
+    },
+    return: async () => (await source.return?.()) ?? { done: true, value: undefined },
+  };
   const first = await iterator.next();
   if (first.done === true) throw new GatewayError('upstream_error', 'The upstream ended the stream before sending anything.');
   reply.hijack();
@@ -28,7 +40,10 @@ export async function sendStream(
     'x-accel-buffering': 'no',
     ...perimeterHeaders(ctx.requestId, ctx),
   });
+  if (info !== undefined) info.firstTokenAt = performance.now();
   const outcome = await writeSse(res, first.value, iterator, encoder);
+  if (info !== undefined && outcome.error !== undefined) info.error = outcome.error;
+  if (info !== undefined && !outcome.completed && outcome.error === undefined) info.error = new GatewayError('client_closed_request', 'client went away');
   if (!outcome.completed) await iterator.return?.();
   return outcome;
 }

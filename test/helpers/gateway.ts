@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfigText } from '../../src/config/loader.js';
 import { compose } from '../../src/compose.js';
 import { listen, type RunningGateway } from '../../src/main.js';
@@ -74,6 +77,7 @@ ${timeouts}    models:
 ${timeouts}    models:
       - { id: claude-sonnet-5-5, capability: frontier }
 ${options.extraYaml ?? ''}
+${options.extraYaml?.includes('records:') === true ? '' : recordsYaml()}
 `;
   const loaded = loadConfigText(yaml, 'test.yaml', {}, options.env ?? {});
   const gateway = await listen(await compose(loaded, { logger: createLogger('silent') }));
@@ -87,6 +91,12 @@ ${options.extraYaml ?? ''}
       await Promise.all([onPrem.close(), privateCloud.close(), publicApi.close()]);
     },
   };
+}
+
+/** Records go to a fresh SQLite file per gateway, never into the working directory. */
+export function recordsYaml(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'perimeter-records-'));
+  return `records: { store: { kind: sqlite, path: ${join(dir, 'records.db')} }, queue: { spillPath: ${join(dir, 'spill.jsonl')} } }`;
 }
 
 /** Polls a condition a bounded number of times; the loop always ends. */
@@ -106,7 +116,7 @@ export interface CustomStack {
 
 /** A gateway on a config written by the test; `sims` are closed with it. */
 export async function startGateway(yaml: string, sims: readonly SimulatorHandle[] = []): Promise<CustomStack> {
-  const loaded = loadConfigText(yaml, 'test.yaml', {}, {});
+  const loaded = loadConfigText(yaml.includes('records:') ? yaml : `${yaml}\n${recordsYaml()}\n`, 'test.yaml', {}, {});
   const gateway = await listen(await compose(loaded, { logger: createLogger('silent') }));
   return {
     url: gateway.url,
