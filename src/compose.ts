@@ -1,7 +1,7 @@
 import { createClassifier } from './classify/classifier.js';
-import type { LoadedConfig } from './config/loader.js';
+import { ConfigError, type LoadedConfig } from './config/loader.js';
 import type { Config } from './config/schema.js';
-import { createHttpServer, type HttpServer } from './http/server.js';
+import { createHttpServer, type HttpServer, type HttpServices } from './http/server.js';
 import { createIdentity, createLimiter, type Identity } from './identity/setup.js';
 import { ClassifyStep } from './pipeline/classify-step.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -24,13 +24,42 @@ import { RequestRecords } from './record/request-records.js';
 import { loadTokenEstimator } from './record/tokens.js';
 import { isVirtualModel } from './route/virtual.js';
 
+/**
+ * Everything built from one config: what a reload replaces as a whole. A request
+ * keeps the services it started with, so a reload never changes a request midway.
+ */
+export interface Services extends HttpServices {
+  readonly config: Config;
+  readonly identity: Identity;
+  close(): Promise<void>;
+}
+
+/** The services now serving; swapped atomically by reload. */
+export class Live {
+  current: Services;
+  constructor(current: Services) {
+    this.current = current;
+  }
+}
+
+export interface ReloadResult {
+  readonly ok: boolean;
+  /** `path: reason` lines when the new config was refused; nothing changed then. */
+  readonly problems: readonly string[];
+  readonly policyVersion: string;
+  /** Settings that need a restart to change (listen address, body limit). */
+  readonly needsRestart: readonly string[];
+}
+
 export interface Gateway {
+  /** The config the gateway started with; the live one is live.current.config. */
   readonly config: Config;
   readonly logger: Logger;
   readonly http: HttpServer;
-  readonly pipeline: Pipeline;
-  readonly identity: Identity;
-  /** Closes upstream pools and stores. Call after the HTTP server has drained. */
+  readonly live: Live;
+  /** Re-reads the config file; a bad file changes nothing. */
+  reload(): Promise<ReloadResult>;
+  /** Closes upstream pools and stores of every generation. Call after the HTTP server has drained. */
   closeResources(): Promise<void>;
 }
 
@@ -40,8 +69,54 @@ export interface ComposeOptions {
 
 /** The one place that constructs adapters and services. Nothing here listens yet. */
 export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger(loaded.config.logging.level);
+  const live = new Live(await composeServices(loaded, logger));
+  const retired = new Set<Services>();
+  const reload = async (): Promise<ReloadResult> => {
+    const before = live.current;
+    let next: LoadedConfig;
+    try {
+      next = loaded.reread();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return { ok: false, problems: err.problems, policyVersion: before.pipeline.policyVersion, needsRestart: [] };
+    }
+    let services: Services;
+    try {
+      services = await composeServices(next, logger);
+    } catch (err) {
+      // A config that validates but cannot be built (a missing secret, a store that is down) changes nothing either.
+      const reason = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0] ?? ''}` : 'could not build';
+      return { ok: false, problems: [reason], policyVersion: before.pipeline.policyVersion, needsRestart: [] };
+    }
+    live.current = services;
+    // In-flight requests keep the old services; they are closed once those have had time to finish.
+    retired.add(before);
+    const timer = setTimeout(() => {
+      retired.delete(before);
+      void before.close();
+    }, next.config.server.drainTimeoutMs);
+    timer.unref();
+    const server = (c: Config): string => JSON.stringify([c.server.host, c.server.port, c.server.bodyLimitBytes]);
+    const needsRestart = server(before.config) === server(next.config) ? [] : ['server'];
+    logger.info({ policyVersion: services.pipeline.policyVersion, needsRestart }, 'config reloaded');
+    return { ok: true, problems: [], policyVersion: services.pipeline.policyVersion, needsRestart };
+  };
+  const http = createHttpServer({ live, logger, bodyLimitBytes: loaded.config.server.bodyLimitBytes, reload });
+  return {
+    config: loaded.config,
+    logger,
+    http,
+    live,
+    reload,
+    closeResources: async () => {
+      await Promise.allSettled([live.current.close(), ...[...retired].map((s) => s.close())]);
+    },
+  };
+}
+
+async function composeServices(loaded: LoadedConfig, logger: Logger): Promise<Services> {
   const { config } = loaded;
-  const logger = options.logger ?? createLogger(config.logging.level);
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled(closers.reverse().map((close) => close()));
@@ -126,15 +201,27 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
       },
       await loadTokenEstimator(),
     );
-    const http = createHttpServer({
+    const loadedAt = new Date().toISOString();
+    return {
+      config,
+      identity,
       pipeline,
-      logger,
-      authenticator: identity.authenticator,
       records,
+      authenticator: identity.authenticator,
+      authorizer: identity.authorizer,
+      keys: identity.keys,
+      audit: stores?.audit,
       metrics: () => metrics.render(),
-      bodyLimitBytes: config.server.bodyLimitBytes,
-    });
-    return { config, logger, http, pipeline, identity, closeResources: closeAll };
+      health: () => ({
+        loadedAt,
+        policyVersion: policy.version,
+        backends: router.health.snapshot(),
+        capacity: router.capacity.snapshot(),
+        recordQueues: recorder.stats(),
+      }),
+      policy: () => ({ version: policy.version, levels: classifier.levels, policy: config.policy }),
+      close: closeAll,
+    };
   } catch (err) {
     await closeAll();
     throw err;

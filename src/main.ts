@@ -52,6 +52,13 @@ export async function serve(configPath: string, overrides: LoadOverrides = {}, o
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // SIGHUP reloads config and policy; a bad file changes nothing and is logged.
+  process.on('SIGHUP', () => {
+    running.gateway.reload().then(
+      (r) => (r.ok ? logger.info({ policyVersion: r.policyVersion }, 'reloaded on SIGHUP') : logger.error({ problems: r.problems }, 'reload refused')),
+      (err: unknown) => logger.error({ err: err instanceof Error ? err.name : 'unknown' }, 'reload failed'),
+    );
+  });
   logger.info({ url: running.url, backends: running.gateway.config.backends.length }, 'perimeter listening');
   return running;
 }

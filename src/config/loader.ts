@@ -18,6 +18,8 @@ export interface LoadedConfig {
    * store URLs). A snapshot, so nothing below the loader reads process.env.
    */
   readonly gatewayEnv: Readonly<Record<string, string>>;
+  /** Reads the same file again, with the same overrides and environment source (reload). */
+  reread(): LoadedConfig;
 }
 
 export interface LoadOverrides {
@@ -45,7 +47,7 @@ export function loadConfig(path: string, overrides: LoadOverrides = {}, env: Nod
   } catch (err) {
     throw new ConfigError(path, [`cannot read file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
-  return loadConfigText(text, path, overrides, env);
+  return { ...loadConfigText(text, path, overrides, env), reread: () => loadConfig(path, overrides, env) };
 }
 
 /** As loadConfig, from YAML text already in hand (tests, admin reloads). */
@@ -64,7 +66,13 @@ export function loadConfigText(
   for (const [name, value] of Object.entries(env)) {
     if (value !== undefined && !prefixes.some((p) => name.startsWith(p))) gatewayEnv[name] = value;
   }
-  return Object.freeze({ config, path, secrets, gatewayEnv: Object.freeze(gatewayEnv) });
+  return Object.freeze({
+    config,
+    path,
+    secrets,
+    gatewayEnv: Object.freeze(gatewayEnv),
+    reread: () => loadConfig(path, overrides, env),
+  });
 }
 
 function portFromEnv(env: NodeJS.ProcessEnv, path: string): number | undefined {

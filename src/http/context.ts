@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ANONYMOUS, type Principal } from '../domain/principal.js';
 import type { RequestContext } from '../pipeline/context.js';
+import type { HttpServices } from './server.js';
 import type { WireProtocol } from './errors.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -85,8 +86,15 @@ export function protocolOf(request: FastifyRequest): WireProtocol {
 
 export type RawResponse = ServerResponse;
 
+/** The services this request runs under (set by the first hook). */
+export function servicesOf(request: FastifyRequest): HttpServices {
+  if (request.services === null) throw new Error('request has no services: the onRequest hook did not run');
+  return request.services;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
+    services: HttpServices | null;
     perimeter: RequestContext | null;
     /** Set by the authentication hook on /v1 routes. */
     principal: Principal | null;

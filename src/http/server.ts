@@ -2,6 +2,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { GatewayError } from '../domain/errors.js';
 import type { Authenticator } from '../identity/authenticate.js';
+import type { Authorizer } from '../identity/authorize.js';
+import type { ApiKeyService } from '../identity/keys.js';
+import type { AuditLog } from '../record/audit.js';
+import { registerAdminRoutes } from './admin/routes.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { RequestRecords } from '../record/request-records.js';
 import { finishRecord, recordInfo } from './records.js';
@@ -9,20 +13,35 @@ import { performance } from 'node:perf_hooks';
 import { modelsToAnthropic } from './anthropic/mapper.js';
 import { registerAnthropicRoutes } from './anthropic/routes.js';
 import { ANONYMOUS } from '../domain/principal.js';
-import { perimeterHeaders, protocolOf, requestIdFor, workloadOf } from './context.js';
+import { perimeterHeaders, protocolOf, requestIdFor, servicesOf, workloadOf } from './context.js';
 import { errorBody, fromFrameworkError } from './errors.js';
 import { modelsToOpenAI } from './openai/mapper.js';
 import { registerOpenAIRoutes } from './openai/routes.js';
 import { registerPerimeterRoutes } from './perimeter/routes.js';
 
-export interface HttpOptions {
-  pipeline: Pipeline;
-  authenticator: Authenticator;
-  records: RequestRecords;
+/** What the HTTP layer needs from one generation of services (see compose's Live). */
+export interface HttpServices {
+  readonly pipeline: Pipeline;
+  readonly authenticator: Authenticator;
+  readonly authorizer: Authorizer;
+  readonly keys: ApiKeyService;
+  readonly records: RequestRecords;
+  /** The hash-chained audit trail, when records are enabled. */
+  readonly audit: AuditLog | undefined;
   /** Prometheus exposition for GET /metrics. */
-  metrics: () => Promise<{ contentType: string; body: string }>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+  /** For GET /admin/health: ids, states and counts only. */
+  health(): object;
+  policy(): object;
+}
+
+export interface HttpOptions {
+  /** The services now serving; read once per request. */
+  live: { readonly current: HttpServices };
   logger: Logger;
   bodyLimitBytes: number;
+  /** Re-reads and applies the config; a bad file changes nothing. */
+  reload(): Promise<{ ok: boolean; problems: readonly string[]; policyVersion: string; needsRestart: readonly string[] }>;
 }
 
 export interface HttpServer {
@@ -32,7 +51,7 @@ export interface HttpServer {
 }
 
 export function createHttpServer(options: HttpOptions): HttpServer {
-  const { pipeline, logger } = options;
+  const { logger, live } = options;
   const fastifyLogger: FastifyBaseLogger = logger;
   const app: FastifyInstance = Fastify({
     loggerInstance: fastifyLogger,
@@ -49,11 +68,17 @@ export function createHttpServer(options: HttpOptions): HttpServer {
   app.decorateRequest('principal', null);
   app.decorateRequest('recordInfo', null);
   app.decorateRequest('receivedAt', 0);
+  app.decorateRequest('services', null);
   // Authentication runs before the body is parsed, so an unauthenticated caller learns
   // nothing about the request format and costs no parsing.
   app.addHook('onRequest', async (request) => {
     request.receivedAt = performance.now();
-    if (request.url.startsWith('/v1/')) request.principal = await options.authenticator.authenticate(request.headers);
+    // A request keeps the generation of services it arrived under, even across a reload.
+    const services = live.current;
+    request.services = services;
+    if (request.url.startsWith('/v1/') || request.url.startsWith('/admin/')) {
+      request.principal = await services.authenticator.authenticate(request.headers);
+    }
   });
   // JSON only: any other body type is refused with 415 rather than parsed as text.
   app.removeContentTypeParser(['text/plain']);
@@ -61,21 +86,22 @@ export function createHttpServer(options: HttpOptions): HttpServer {
   const startedAt = Math.floor(Date.now() / 1000);
 
   // One decision record per inference request, written after the answer has gone out.
-  app.addHook('onResponse', async (request) => finishRecord(options.records, request));
+  app.addHook('onResponse', async (request) => finishRecord(servicesOf(request).records, request));
 
-  registerOpenAIRoutes(app, pipeline, options.records);
-  registerAnthropicRoutes(app, pipeline, options.records);
-  registerPerimeterRoutes(app, pipeline);
+  registerOpenAIRoutes(app);
+  registerAnthropicRoutes(app);
+  registerPerimeterRoutes(app);
+  registerAdminRoutes(app, options.reload);
 
   app.get('/v1/models', async (request, reply) => {
     reply.headers(perimeterHeaders(request.id, null));
-    const models = pipeline.models(request.principal ?? ANONYMOUS, workloadOf(request));
+    const models = servicesOf(request).pipeline.models(request.principal ?? ANONYMOUS, workloadOf(request));
     if (protocolOf(request) === 'anthropic') return modelsToAnthropic(models, new Date(startedAt * 1000).toISOString());
     return modelsToOpenAI(models, startedAt);
   });
 
   app.get('/metrics', async (_request, reply) => {
-    const { contentType, body } = await options.metrics();
+    const { contentType, body } = await live.current.metrics();
     return reply.type(contentType).send(body);
   });
 

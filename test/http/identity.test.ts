@@ -137,11 +137,11 @@ policy:
   });
 
   it('a key issued from the store works at once and stops working at once when revoked', async () => {
-    const issued = await stack.gateway.gateway.identity.keys.create({ owner: 'ops', roles: ['user'] });
+    const issued = await stack.gateway.gateway.live.current.identity.keys.create({ owner: 'ops', roles: ['user'] });
     const client = openai(stack.url, issued.key);
     const ok = await client.chat.completions.create({ model: 'llama-3.1-8b-instruct', messages: [{ role: 'user', content: 'hi' }] });
     assert.ok(ok.choices.length === 1);
-    await stack.gateway.gateway.identity.keys.revoke(issued.record.id);
+    await stack.gateway.gateway.live.current.identity.keys.revoke(issued.record.id);
     await assert.rejects(client.chat.completions.create({ model: 'llama-3.1-8b-instruct', messages: [{ role: 'user', content: 'hi' }] }), OpenAI.AuthenticationError);
   });
 

@@ -1,16 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import type { Pipeline } from '../../pipeline/pipeline.js';
-import type { RequestRecords } from '../../record/request-records.js';
 import { finishRecord, recordInfo } from '../records.js';
-import { createContext, perimeterHeaders } from '../context.js';
+import { createContext, perimeterHeaders, servicesOf } from '../context.js';
 import { sendStream } from '../stream.js';
 import { parseBody } from '../validate.js';
 import { chatRequestFromAnthropic, chatResponseToAnthropic } from './mapper.js';
 import { anthropicMessagesRequest } from './schema.js';
 import { AnthropicStreamEncoder } from './stream.js';
 
-export function registerAnthropicRoutes(app: FastifyInstance, pipeline: Pipeline, records: RequestRecords): void {
+export function registerAnthropicRoutes(app: FastifyInstance): void {
   app.post('/v1/messages', async (request, reply) => {
+    const { pipeline, records } = servicesOf(request);
     const body = parseBody(anthropicMessagesRequest, request.body);
     const ctx = createContext(request, reply, body.metadata?.perimeter_sensitivity);
     const chat = chatRequestFromAnthropic(body);

@@ -1,16 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import type { Pipeline } from '../../pipeline/pipeline.js';
-import type { RequestRecords } from '../../record/request-records.js';
 import { finishRecord, recordInfo } from '../records.js';
-import { createContext, perimeterHeaders } from '../context.js';
+import { createContext, perimeterHeaders, servicesOf } from '../context.js';
 import { sendStream } from '../stream.js';
 import { parseBody } from '../validate.js';
 import { SENSITIVITY_METADATA, chatRequestFromOpenAI, chatResponseToOpenAI, embeddingRequestFromOpenAI, embeddingResponseToOpenAI } from './mapper.js';
 import { openAIChatRequest, openAIEmbeddingRequest } from './schema.js';
 import { OpenAIStreamEncoder } from './stream.js';
 
-export function registerOpenAIRoutes(app: FastifyInstance, pipeline: Pipeline, records: RequestRecords): void {
+export function registerOpenAIRoutes(app: FastifyInstance): void {
   app.post('/v1/chat/completions', async (request, reply) => {
+    const { pipeline, records } = servicesOf(request);
     const body = parseBody(openAIChatRequest, request.body);
     const ctx = createContext(request, reply, body.metadata?.[SENSITIVITY_METADATA]);
     const chat = chatRequestFromOpenAI(body);
@@ -28,6 +27,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, pipeline: Pipeline, r
   });
 
   app.post('/v1/embeddings', async (request, reply) => {
+    const { pipeline, records } = servicesOf(request);
     const body = parseBody(openAIEmbeddingRequest, request.body);
     const ctx = createContext(request, reply);
     const embedding = embeddingRequestFromOpenAI(body);
