@@ -35,6 +35,7 @@ export async function explainFile(loaded: LoadedConfig, requestPath: string, opt
       conversationHeader: undefined,
       pseudonymized: false,
       injection: undefined,
+      trace: undefined,
       classification: undefined,
       decision: undefined,
       route: undefined,

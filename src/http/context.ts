@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ANONYMOUS, type Principal } from '../domain/principal.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { HttpServices } from './server.js';
+import { startRequestTrace } from '../telemetry/tracing.js';
 import type { WireProtocol } from './errors.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -44,6 +45,7 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, body
     attempts: [],
     pseudonymized: false,
     injection: undefined,
+    trace: startRequestTrace(request.id, request.url.startsWith('/v1/embeddings') ? 'embeddings' : 'chat'),
   };
   request.perimeter = ctx;
   return ctx;

@@ -83,6 +83,7 @@ function bareContext(request: FastifyRequest): RequestContext {
     attempts: [],
     pseudonymized: false,
     injection: undefined,
+    trace: undefined,
   };
 }
 

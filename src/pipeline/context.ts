@@ -3,6 +3,7 @@ import type { Principal } from '../domain/principal.js';
 import type { Tier } from '../domain/tier.js';
 import type { Decision } from '../policy/engine.js';
 import type { AttemptRecord } from '../route/runner.js';
+import type { RequestTrace } from '../telemetry/tracing.js';
 
 /** Where a request went. Filled in by the pipeline as soon as a backend is chosen. */
 export interface RouteInfo {
@@ -42,6 +43,8 @@ export interface RequestContext {
   attempts: readonly AttemptRecord[];
   /** Whether the request that was served went out with placeholders. */
   pseudonymized: boolean;
+  /** The request's span; stages run as its children. Undefined where nothing traces (CLI). */
+  readonly trace: RequestTrace | undefined;
   /** The injection guard's verdict, when it ran. Rule ids only. */
   injection: { readonly verdict: string; readonly score: number; readonly signals: readonly string[] } | undefined;
 }

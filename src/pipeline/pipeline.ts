@@ -21,6 +21,7 @@ import type { Router } from '../route/router.js';
 import type { Attempt } from '../route/runner.js';
 import { isVirtualModel, virtualCapability } from '../route/virtual.js';
 import type { Principal } from '../domain/principal.js';
+import type { PipelineStage } from '../telemetry/tracing.js';
 import type { ClassifyStep } from './classify-step.js';
 import type { RequestContext } from './context.js';
 
@@ -294,8 +295,8 @@ export class Pipeline {
   }
 
   #routeChat(request: ChatRequest, ctx: RequestContext): Routed {
-    const classification = this.#classifyChat(request, ctx);
-    return this.route(request.model, 'chat', classification, ctx, this.#guard(request, ctx));
+    const classification = staged(ctx, 'classify', () => this.#classifyChat(request, ctx));
+    return staged(ctx, 'policy', () => this.route(request.model, 'chat', classification, ctx, this.#guard(request, ctx)));
   }
 
   /** Runs the injection guard; `block` refuses, `restrict` names the one tier allowed, `flag` only records. */
@@ -370,7 +371,7 @@ export class Pipeline {
   }
 
   async #run<T>(routed: Routed, ctx: RequestContext, attempt: Attempt<T>): Promise<RunOutcome<T>> {
-    const result = await this.#router.run(routed.plan, routed.constraints, attempt, ctx.signal);
+    const result = await staged(ctx, 'upstream', () => this.#router.run(routed.plan, routed.constraints, attempt, ctx.signal));
     ctx.attempts = result.attempts;
     if (!result.ok) {
       const last = [...result.attempts].reverse().find((a) => a.attemptNo > 0);
@@ -406,6 +407,11 @@ function maxCapability(entries: readonly CatalogEntry[]): CatalogEntry['capabili
 }
 
 function noop(): void {}
+
+/** Runs one pipeline stage in its own span when the request is traced. */
+function staged<T>(ctx: RequestContext, stage: PipelineStage, fn: () => T): T {
+  return ctx.trace === undefined ? fn() : ctx.trace.stage(stage, fn);
+}
 
 /**
  * Runs `done` exactly once when the stream is finished, however it finishes:

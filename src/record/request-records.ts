@@ -34,6 +34,8 @@ export class RequestRecords {
       if (exchange.chat !== undefined) usage = this.#estimator.chat(exchange.chat, exchange.outputText ?? null);
       else if (exchange.embedding !== undefined) usage = this.#estimator.embedding(exchange.embedding);
     }
-    this.#recorder.record(recordFromContext(ctx, { ...outcome, usage, pseudonymized: ctx.pseudonymized }, this.#deps));
+    const record = recordFromContext(ctx, { ...outcome, usage, pseudonymized: ctx.pseudonymized }, this.#deps);
+    ctx.trace?.end(record);
+    this.#recorder.record(record);
   }
 }

@@ -104,6 +104,7 @@ export function context(o: CtxOptions = {}): RequestContext {
     conversationHeader: undefined,
     pseudonymized: false,
     injection: undefined,
+    trace: undefined,
     classification: o.classification,
     decision: o.decision,
     route: o.decision === undefined || o.decision.deny !== undefined ? undefined : { backendId: backend, tier, region: 'eu', model, upstreamModel: model },
