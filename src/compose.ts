@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './telemetry/logger.js';
 import { AlertEvaluator } from './telemetry/alerts.js';
 import { createMetrics } from './telemetry/metrics.js';
 import { resolveGatewaySecret } from './identity/gateway-secret.js';
+import type { AuditLog } from './record/audit.js';
 import { CostModel } from './record/cost.js';
 import { createRecorder, startRetention } from './record/recorder.js';
 import { RequestRecords } from './record/request-records.js';
@@ -144,6 +145,8 @@ async function composeServices(loaded: LoadedConfig, logger: Logger): Promise<Se
     // The vault lives on the on-prem side; its keys come from the on-prem secret source.
     const vault = createVault(config.protect.vault, (ref) => loaded.secrets['on-prem'].resolve(ref));
     closers.push(() => vault.close());
+    // The audit trail is opened with the records below; the hook reads it when it fires.
+    let auditTrail: AuditLog | undefined;
     const pipeline = new Pipeline({
       providers,
       classify: new ClassifyStep(classifier),
@@ -156,6 +159,9 @@ async function composeServices(loaded: LoadedConfig, logger: Logger): Promise<Se
       pseudonymizable: createFindingFilter(config.protect.pseudonymize, config.classification),
       output: new OutputScanner(classifier, config.protect.output),
       injection: createInjectionGuard(config.injection),
+      onSensitivityLowered: (ctx) => {
+        void auditTrail?.append({ kind: 'decision', action: 'sensitivity.lower', actor: ctx.principal.id, subject: ctx.requestId, outcome: 'success' });
+      },
     });
     // Records, metrics and alerts: off the hot path, behind the recorder's bounded queue.
     const tierOf = (id: string): string | undefined => config.backends.find((b) => b.id === id)?.tier;
@@ -185,6 +191,7 @@ async function composeServices(loaded: LoadedConfig, logger: Logger): Promise<Se
       await recorder.close();
       if (!config.audit.decisions) await stores?.audit?.store.close();
     });
+    auditTrail = stores?.audit;
     recorder.replaySpilled();
     const stopRetention = stores === undefined ? () => undefined : startRetention(stores.records, config.records, logger);
     closers.push(async () => stopRetention());

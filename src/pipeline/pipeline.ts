@@ -69,6 +69,8 @@ export interface PipelineDeps {
   readonly pseudonymizable: (finding: Finding) => boolean;
   readonly output: OutputScanner;
   readonly injection: InjectionGuard;
+  /** Called each time a trusted role lowers a request's level with a label; compose audits it. */
+  readonly onSensitivityLowered: (ctx: RequestContext) => void;
 }
 
 /** A successful run: the value, the backend that gave it, and its held slot. */
@@ -101,12 +103,14 @@ export class Pipeline {
   readonly #pseudonymizable: (finding: Finding) => boolean;
   readonly #output: OutputScanner;
   readonly #injection: InjectionGuard;
+  readonly #onLowered: (ctx: RequestContext) => void;
 
   constructor(deps: PipelineDeps) {
     this.#vault = deps.vault;
     this.#pseudonymizable = deps.pseudonymizable;
     this.#output = deps.output;
     this.#injection = deps.injection;
+    this.#onLowered = deps.onSensitivityLowered;
     this.#providers = deps.providers;
     this.#classify = deps.classify;
     this.#policy = deps.policy;
@@ -177,7 +181,7 @@ export class Pipeline {
   }
 
   async embed(request: EmbeddingRequest, ctx: RequestContext): Promise<EmbeddingResponse> {
-    const mayLower = this.#authorizer.sensitivityHook(ctx.principal, noop);
+    const mayLower = this.#authorizer.sensitivityHook(ctx.principal, () => this.#onLowered(ctx));
     const routed = this.route(request.model, 'embedding', this.#classify.embedding(request, ctx.callerLabels, mayLower), ctx);
     const estimate = { input: request.input.reduce((n, t) => n + Math.ceil(t.length / 3), 0), output: 0 };
     return this.#runWhole(
@@ -330,7 +334,7 @@ export class Pipeline {
   }
 
   #classifyChat(request: ChatRequest, ctx: RequestContext): Classification {
-    return this.#classify.chat(request, ctx.callerLabels, this.#authorizer.sensitivityHook(ctx.principal, noop));
+    return this.#classify.chat(request, ctx.callerLabels, this.#authorizer.sensitivityHook(ctx.principal, () => this.#onLowered(ctx)));
   }
 
   /** Reserves the caller's limits at the dearest eligible price, so the estimate never understates. */
@@ -405,8 +409,6 @@ function maxCapability(entries: readonly CatalogEntry[]): CatalogEntry['capabili
   for (const e of entries) if (best === undefined || CAPABILITY_RANK[e.capability] > CAPABILITY_RANK[best]) best = e.capability;
   return best;
 }
-
-function noop(): void {}
 
 /** Runs one pipeline stage in its own span when the request is traced. */
 function staged<T>(ctx: RequestContext, stage: PipelineStage, fn: () => T): T {

@@ -8,6 +8,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import OpenAI from 'openai';
 import { startStack, type TestStack } from '../helpers/gateway.js';
+import { SqliteAuditStore } from '../../src/record/sqlite/sqlite-store.js';
 
 const FULL = 'sk-perimeter-full-0123456789';
 const ONPREM = 'sk-perimeter-onprem-0123456789';
@@ -156,5 +157,43 @@ policy:
     );
     const expired = await new SignJWT({ groups: ['analysts'] }).setProtectedHeader({ alg: 'none' }).setIssuer(issuerUrl).setAudience('perimeter').sign(new Uint8Array(32)).catch(() => 'not-a-token');
     await assert.rejects(openai(stack.url, expired).chat.completions.create({ model: 'llama-3.1-8b-instruct', messages: [{ role: 'user', content: 'x' }] }), OpenAI.AuthenticationError);
+  });
+});
+
+describe('trusted roles lowering a label', () => {
+  it('lowers only for a role allowed to, and every use lands in the audit trail', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'perimeter-lower-'));
+    const TRUSTED = 'sk-perimeter-trusted-0123456789';
+    const PLAIN = 'sk-perimeter-plain-0123456789';
+    const stack = await startStack({
+      authYaml: `auth:
+  required: true
+  roles:
+    user: { models: ['*'], tiers: ['*'], workloads: ['*'] }
+    data-steward: { models: ['*'], tiers: ['*'], workloads: ['*'], mayLowerSensitivity: true }
+  keys:
+    - { id: trusted, insecurePlaintext: ${TRUSTED}, owner: steward, roles: [data-steward] }
+    - { id: plain, insecurePlaintext: ${PLAIN}, owner: app }`,
+      extraYaml: `records: { store: { kind: sqlite, path: ${join(dir, 'records.db')} }, queue: { flushIntervalMs: 20, spillPath: ${join(dir, 'spill.jsonl')} } }`,
+    });
+    try {
+      // A test card number the steward knows is synthetic: lowered to internal, it may go to private-cloud.
+      const body = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: `test fixture card ${CARD}` }] };
+      const lowered = await openai(stack.url, TRUSTED).chat.completions.create(body, { headers: { 'x-perimeter-sensitivity': 'internal' } }).withResponse();
+      assert.equal(lowered.response.headers.get('x-perimeter-sensitivity'), 'internal');
+      assert.equal(lowered.response.headers.get('x-perimeter-tier'), 'private-cloud');
+      await assert.rejects(
+        openai(stack.url, PLAIN).chat.completions.create(body, { headers: { 'x-perimeter-sensitivity': 'internal' } }),
+        (err: unknown) => err instanceof OpenAI.PermissionDeniedError && err.code === 'model_not_permitted_for_data',
+      );
+    } finally {
+      await stack.close();
+    }
+    const store = new SqliteAuditStore(join(dir, 'records.db'));
+    const entries = (await store.scan(0, 1000)).map((e) => e.entry as { action: string; actor: string });
+    await store.close();
+    const uses = entries.filter((e) => e.action === 'sensitivity.lower');
+    assert.equal(uses.length, 1);
+    assert.match(uses[0]?.actor ?? '', /trusted/);
   });
 });
