@@ -197,11 +197,12 @@ async function composeServices(loaded: LoadedConfig, logger: Logger): Promise<Se
     closers.push(async () => stopRetention());
     alerts.start();
     closers.push(async () => alerts.stop());
+    const pricer = new CostModel(config.cost, catalog.entries);
     const records = new RequestRecords(
       recorder,
       {
         deploymentId: config.deployment.id,
-        pricer: new CostModel(config.cost, catalog.entries),
+        pricer,
         knownModel: (m) => isVirtualModel(m) || catalog.find(m) !== undefined,
         knownWorkload: (w) => w in config.policy.workloads,
         breakerState: (id) => router.health.breaker(id).state(),
@@ -227,6 +228,16 @@ async function composeServices(loaded: LoadedConfig, logger: Logger): Promise<Se
         recordQueues: recorder.stats(),
       }),
       policy: () => ({ version: policy.version, levels: classifier.levels, policy: config.policy }),
+      dashboard: {
+        records: stores?.records,
+        cost: pricer,
+        policy,
+        levels: classifier.levels,
+        onPremThreshold: config.routing.onPremThreshold,
+        backends: config.backends.map((b) => ({ id: b.id, tier: b.tier, region: b.region })),
+        health: () => router.health.snapshot(),
+        capacity: () => router.capacity.snapshot(),
+      },
       close: closeAll,
     };
   } catch (err) {

@@ -6,6 +6,8 @@ import type { Authorizer } from '../identity/authorize.js';
 import type { ApiKeyService } from '../identity/keys.js';
 import type { AuditLog } from '../record/audit.js';
 import { registerAdminRoutes } from './admin/routes.js';
+import type { DashboardSources } from './ui/sources.js';
+import { registerDashboardRoutes } from './ui/routes.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { RequestRecords } from '../record/request-records.js';
 import { finishRecord, recordInfo } from './records.js';
@@ -33,6 +35,8 @@ export interface HttpServices {
   /** For GET /admin/health: ids, states and counts only. */
   health(): object;
   policy(): object;
+  /** Read-only views for the dashboard's /admin/stats and /admin/records endpoints. */
+  readonly dashboard: DashboardSources;
 }
 
 export interface HttpOptions {
@@ -92,6 +96,7 @@ export function createHttpServer(options: HttpOptions): HttpServer {
   registerAnthropicRoutes(app);
   registerPerimeterRoutes(app);
   registerAdminRoutes(app, options.reload);
+  registerDashboardRoutes(app);
 
   app.get('/v1/models', async (request, reply) => {
     reply.headers(perimeterHeaders(request.id, null));

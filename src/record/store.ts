@@ -49,6 +49,24 @@ export interface AggregateRow {
   readonly lastMs: number;
 }
 
+export interface SeriesRow {
+  /** Start of the bucket, epoch ms (a multiple of the bucket size). */
+  readonly bucketMs: number;
+  readonly key: Readonly<Partial<Record<GroupKey, string | null>>>;
+  readonly requests: number;
+  readonly errors: number;
+  readonly cost: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+export interface PercentileRow {
+  readonly key: Readonly<Partial<Record<GroupKey, string | null>>>;
+  readonly requests: number;
+  /** Percent (as given) → latency ms of the record at that nearest rank. */
+  readonly latencyMs: Readonly<Record<number, number>>;
+}
+
 /**
  * Where decision records are kept. SQLite (default, one instance) and Postgres
  * (many instances) implement it, and one contract suite runs against both.
@@ -62,6 +80,10 @@ export interface RecordStore {
   query(filter: RecordFilter, page?: RecordPage): Promise<DecisionRecord[]>;
   count(filter: RecordFilter): Promise<number>;
   aggregate(filter: RecordFilter, groupBy: readonly GroupKey[]): Promise<AggregateRow[]>;
+  /** Counts per time bucket (and group), for charts over time. Empty buckets are absent. */
+  series(filter: RecordFilter, bucketMs: number, groupBy: readonly GroupKey[]): Promise<SeriesRow[]>;
+  /** Nearest-rank latency percentiles (total ms) per group, e.g. [50, 95]. */
+  latencyPercentiles(filter: RecordFilter, groupBy: readonly GroupKey[], percents: readonly number[]): Promise<PercentileRow[]>;
   /** Deletes records older than `beforeMs`; returns how many. */
   purge(beforeMs: number): Promise<number>;
   close(): Promise<void>;
@@ -245,4 +267,97 @@ export function sortAggregates(rows: AggregateRow[], groupBy: readonly GroupKey[
     }
     return 0;
   });
+}
+
+/** Bucket sizes are whole milliseconds between one second and a year, so they can be inlined as SQL literals. */
+export function clampBucket(bucketMs: number): number {
+  if (!Number.isFinite(bucketMs)) return 60_000;
+  return Math.min(366 * 24 * 3600 * 1000, Math.max(1000, Math.floor(bucketMs)));
+}
+
+/**
+ * SELECT for `series`: integer division puts each record in its bucket (both SQLite
+ * INTEGER and Postgres BIGINT divide as integers). The bucket is a clamped number,
+ * never caller text, so inlining it is safe and lets the planner see a constant.
+ */
+export function seriesSql(table: string, where: string, bucketMs: number, groupBy: readonly GroupKey[]): string {
+  const b = clampBucket(bucketMs);
+  const cols = groupBy.map((g) => GROUP_COLUMN[g]);
+  const select = cols.map((c, i) => `${c} AS g${i}, `).join('');
+  return `SELECT (time_ms / ${b}) * ${b} AS bucket, ${select}COUNT(*) AS requests,
+    SUM(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END) AS errors, SUM(cost) AS cost,
+    SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens
+    FROM ${table} ${where} GROUP BY ${[`(time_ms / ${b}) * ${b}`, ...cols].join(', ')}`;
+}
+
+export function toSeries(row: Record<string, unknown>, groupBy: readonly GroupKey[]): SeriesRow {
+  const key: Partial<Record<GroupKey, string | null>> = {};
+  groupBy.forEach((g, i) => {
+    const v = row[`g${i}`];
+    key[g] = v === null || v === undefined ? null : String(v);
+  });
+  const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+  return {
+    bucketMs: num(row.bucket),
+    key,
+    requests: num(row.requests),
+    errors: num(row.errors),
+    cost: num(row.cost),
+    inputTokens: num(row.input_tokens),
+    outputTokens: num(row.output_tokens),
+  };
+}
+
+export function sortSeries(rows: SeriesRow[], groupBy: readonly GroupKey[]): SeriesRow[] {
+  // Within a bucket, the same key order as aggregates (code points, nulls last), for the same reason.
+  return rows.sort((a, b) => a.bucketMs - b.bucketMs || compareKeys(a.key, b.key, groupBy));
+}
+
+function compareKeys(a: SeriesRow['key'], b: SeriesRow['key'], groupBy: readonly GroupKey[]): number {
+  for (const g of groupBy) {
+    const x = a[g] ?? null;
+    const y = b[g] ?? null;
+    if (x === y) continue;
+    if (x === null) return 1;
+    if (y === null) return -1;
+    return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Whole percents 1..100 only: they are inlined into SQL. */
+export function clampPercents(percents: readonly number[]): number[] {
+  return [...new Set(percents.map((p) => Math.min(100, Math.max(1, Math.round(p)))))];
+}
+
+/**
+ * Nearest-rank percentiles in standard SQL (window functions, which SQLite 3.25+ and
+ * Postgres both have): the p-th percentile is the smallest value whose rank r in its
+ * group of n satisfies r / n >= p / 100, i.e. r * 100 >= p * n, all in integers.
+ */
+export function percentileSql(table: string, where: string, groupBy: readonly GroupKey[], percents: readonly number[]): string {
+  const cols = groupBy.map((g) => GROUP_COLUMN[g]);
+  const partition = cols.length === 0 ? '' : `PARTITION BY ${cols.join(', ')} `;
+  const inner = `SELECT ${cols.map((c, i) => `${c} AS g${i}, `).join('')}latency_ms,
+      ROW_NUMBER() OVER (${partition}ORDER BY latency_ms) AS rn,
+      COUNT(*) OVER (${cols.length === 0 ? '' : `PARTITION BY ${cols.join(', ')}`}) AS n
+    FROM ${table} ${where}`;
+  const gs = cols.map((_c, i) => `g${i}`);
+  const picks = clampPercents(percents).map((p) => `MIN(CASE WHEN rn * 100 >= ${p} * n THEN latency_ms END) AS p${p}`);
+  return `SELECT ${gs.map((g) => `${g}, `).join('')}MAX(n) AS requests, ${picks.join(', ')} FROM (${inner}) ranked${gs.length === 0 ? '' : ` GROUP BY ${gs.join(', ')}`}`;
+}
+
+export function toPercentiles(row: Record<string, unknown>, groupBy: readonly GroupKey[], percents: readonly number[]): PercentileRow {
+  const key: Partial<Record<GroupKey, string | null>> = {};
+  groupBy.forEach((g, i) => {
+    const v = row[`g${i}`];
+    key[g] = v === null || v === undefined ? null : String(v);
+  });
+  const latencyMs: Record<number, number> = {};
+  for (const p of clampPercents(percents)) latencyMs[p] = Number(row[`p${p}`] ?? 0);
+  return { key, requests: Number(row.requests ?? 0), latencyMs };
+}
+
+export function sortPercentiles(rows: PercentileRow[], groupBy: readonly GroupKey[]): PercentileRow[] {
+  return rows.sort((a, b) => compareKeys(a.key, b.key, groupBy));
 }

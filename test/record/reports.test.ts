@@ -146,7 +146,7 @@ describe('retention', () => {
     await store.append([sampleRecord(1, { timeMs: NOW - 100 * 86_400_000 }), sampleRecord(2, { timeMs: NOW - 86_400_000 })]);
     let purged!: () => void;
     const done = new Promise<void>((r) => (purged = r));
-    const stop = startRetention({ ...store, kind: store.kind, migrate: () => store.migrate(), append: (b) => store.append(b), query: (f, p) => store.query(f, p), count: (f) => store.count(f), aggregate: (f, g) => store.aggregate(f, g), close: () => store.close(), purge: async (before) => { const n = await store.purge(before); purged(); return n; } }, { retentionDays: 90, purgeIntervalMinutes: 60 }, undefined, () => NOW);
+    const stop = startRetention({ ...store, kind: store.kind, migrate: () => store.migrate(), append: (b) => store.append(b), query: (f, p) => store.query(f, p), count: (f) => store.count(f), aggregate: (f, g) => store.aggregate(f, g), series: (f, b, g) => store.series(f, b, g), latencyPercentiles: (f, g, p) => store.latencyPercentiles(f, g, p), close: () => store.close(), purge: async (before) => { const n = await store.purge(before); purged(); return n; } }, { retentionDays: 90, purgeIntervalMinutes: 60 }, undefined, () => NOW);
     await done;
     stop();
     assert.deepEqual((await store.query({})).map((r) => r.requestId), ['req-2']);

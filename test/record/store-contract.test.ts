@@ -161,6 +161,33 @@ for (const harness of [sqliteHarness(), postgresHarness()]) {
       assert.deepEqual(byDay.map((r) => [r.key.day, r.requests]), [['2025-03-01', 5], ['2025-03-04', 1]]);
     });
 
+    it('counts per time bucket and group, and nearest-rank latency percentiles', async () => {
+      const hour = 3_600_000;
+      const series = await h.records.series({}, hour, ['tier']);
+      const bucket0 = Math.floor((T0 + 1000) / hour) * hour;
+      assert.deepEqual(
+        series.map((r) => [r.bucketMs, r.key.tier, r.requests, r.errors]),
+        [
+          [bucket0, 'on-prem', 2, 0],
+          [bucket0, 'private-cloud', 1, 0],
+          [bucket0, 'public-api', 1, 0],
+          [bucket0, null, 1, 1],
+          [Math.floor((T0 + 86_400_000 * 3) / hour) * hour, null, 1, 1],
+        ],
+      );
+      assert.ok(series[2] !== undefined && series[2].cost > 0 && series[2].inputTokens === 1000);
+      const total = await h.records.series({ status: 'ok' }, 86_400_000, []);
+      assert.deepEqual(total.map((r) => r.requests), [4]);
+      const p = await h.records.latencyPercentiles({}, ['tier'], [50, 95]);
+      assert.deepEqual(p.map((r) => [r.key.tier, r.requests, r.latencyMs[50], r.latencyMs[95]]), [
+        ['on-prem', 2, 500, 500],
+        ['private-cloud', 1, 500, 500],
+        ['public-api', 1, 500, 500],
+        [null, 2, 500, 500],
+      ]);
+      assert.deepEqual(await h.records.latencyPercentiles({ tier: 'on-prem', level: 'public' }, ['tier'], [50]), []);
+    });
+
     it('purges by retention', async () => {
       const n = await h.records.purge(T0 + 86_400_000);
       assert.equal(n, 5);

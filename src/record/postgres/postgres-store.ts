@@ -4,7 +4,15 @@ import type { DecisionRecord } from '../decision-record.js';
 import {
   AGGREGATE_SELECT,
   clampLimit,
+  percentileSql,
+  seriesSql,
   sortAggregates,
+  sortPercentiles,
+  sortSeries,
+  toPercentiles,
+  toSeries,
+  type PercentileRow,
+  type SeriesRow,
   filterSql,
   groupSql,
   ROW_COLUMNS,
@@ -199,6 +207,18 @@ export class PostgresRecordStore implements RecordStore {
       params,
     );
     return sortAggregates(res.rows.filter((r) => Number(r.requests) > 0).map((r) => toAggregate(r, groupBy)), groupBy);
+  }
+
+  async series(filter: RecordFilter, bucketMs: number, groupBy: readonly GroupKey[]): Promise<SeriesRow[]> {
+    const { where, params } = this.#filter(filter);
+    const res = await this.database.pool.query<Record<string, unknown>>(numbered(seriesSql(`${this.database.schema}.decision_records`, where, bucketMs, groupBy)), params);
+    return sortSeries(res.rows.map((r) => toSeries(r, groupBy)), groupBy);
+  }
+
+  async latencyPercentiles(filter: RecordFilter, groupBy: readonly GroupKey[], percents: readonly number[]): Promise<PercentileRow[]> {
+    const { where, params } = this.#filter(filter);
+    const res = await this.database.pool.query<Record<string, unknown>>(numbered(percentileSql(`${this.database.schema}.decision_records`, where, groupBy, percents)), params);
+    return sortPercentiles(res.rows.filter((r) => Number(r.requests ?? 0) > 0).map((r) => toPercentiles(r, groupBy, percents)), groupBy);
   }
 
   async purge(beforeMs: number): Promise<number> {

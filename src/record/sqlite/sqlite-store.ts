@@ -6,7 +6,15 @@ import type { DecisionRecord } from '../decision-record.js';
 import {
   AGGREGATE_SELECT,
   clampLimit,
+  percentileSql,
+  seriesSql,
   sortAggregates,
+  sortPercentiles,
+  sortSeries,
+  toPercentiles,
+  toSeries,
+  type PercentileRow,
+  type SeriesRow,
   filterSql,
   groupSql,
   ROW_COLUMNS,
@@ -174,6 +182,18 @@ export class SqliteRecordStore implements RecordStore {
     const g = groupSql(groupBy);
     const rows = this.db.prepare(`SELECT ${g.select}${AGGREGATE_SELECT} FROM decision_records ${where} ${g.group}`).all(...params) as Record<string, unknown>[];
     return sortAggregates(rows.filter((r) => Number(r.requests) > 0).map((r) => toAggregate(r, groupBy)), groupBy);
+  }
+
+  async series(filter: RecordFilter, bucketMs: number, groupBy: readonly GroupKey[]): Promise<SeriesRow[]> {
+    const { where, params } = filterSql(filter, RULE_CLAUSE);
+    const rows = this.db.prepare(seriesSql('decision_records', where, bucketMs, groupBy)).all(...params) as Record<string, unknown>[];
+    return sortSeries(rows.map((r) => toSeries(r, groupBy)), groupBy);
+  }
+
+  async latencyPercentiles(filter: RecordFilter, groupBy: readonly GroupKey[], percents: readonly number[]): Promise<PercentileRow[]> {
+    const { where, params } = filterSql(filter, RULE_CLAUSE);
+    const rows = this.db.prepare(percentileSql('decision_records', where, groupBy, percents)).all(...params) as Record<string, unknown>[];
+    return sortPercentiles(rows.filter((r) => Number(r.requests ?? 0) > 0).map((r) => toPercentiles(r, groupBy, percents)), groupBy);
   }
 
   async purge(beforeMs: number): Promise<number> {
