@@ -167,6 +167,7 @@ async function run(argv: string[]): Promise<number> {
           `  curl -s ${url}/v1/perimeter/explain -H 'authorization: Bearer sk-perimeter-demo' -H 'content-type: application/json' -H 'x-perimeter-workload: research' \\`,
           `    -d '{"model":"perimeter/auto","messages":[{"role":"user","content":"Summarise the tide tables"}]}'`,
           '',
+          `Dashboard: ${url}/ui  (sign in with the demo-only admin key sk-perimeter-demo-admin)`,
           `OpenAI SDK: new OpenAI({ baseURL: '${url}/v1', apiKey: 'sk-perimeter-demo' })`,
           `Anthropic SDK: new Anthropic({ baseURL: '${url}', apiKey: 'sk-perimeter-demo' })  (sk-perimeter-demo is a demo-only key)`,
           'Ctrl-C stops everything.',
