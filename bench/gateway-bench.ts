@@ -20,6 +20,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connectionsList = (process.env.BENCH_CONNECTIONS ?? '32').split(',').map(Number);
 const SIM_PORT = 19_301;
 const GATEWAY_PORT = 19_380;
+const BENCH_KEY = 'sk-perimeter-bench-0123456789';
 
 /** A realistic ~1 KB chat body. */
 function body(stream: boolean): string {
@@ -48,7 +49,7 @@ async function load(url: string, connections: number, stream: boolean, pid: numb
     method: 'POST',
     connections,
     duration: seconds,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` },
     body: body(stream),
   });
   const cpu = pid === undefined ? NaN : cpuSeconds(pid) - cpuBefore;
@@ -83,6 +84,9 @@ async function main(): Promise<void> {
     config,
     `server: { host: 127.0.0.1, port: ${GATEWAY_PORT} }
 logging: { level: warn }
+# The full pipeline: authentication, classification, policy, routing, records.
+auth: { keys: [{ id: bench, insecurePlaintext: ${BENCH_KEY}, owner: bench }] }
+records: { store: { kind: sqlite, path: ${join(dir, 'records.db')} }, queue: { spillPath: ${join(dir, 'spill.jsonl')} } }
 backends:
   - id: bench-onprem
     tier: on-prem

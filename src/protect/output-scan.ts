@@ -183,6 +183,7 @@ export class OutputStreamScanner {
       ch = { pending: '', context: '' };
       this.#channels.set(field, ch);
     }
+    if (this.#hold === 0) return this.#pushUnchanged(ch, field, text, json, final);
     ch.pending += text;
     let release = final ? ch.pending.length : ch.pending.length - this.#hold;
     if (release <= 0) return '';
@@ -203,7 +204,33 @@ export class OutputStreamScanner {
     ch.context = (ch.context + out).slice(-this.#window);
     return out;
   }
+
+  /**
+   * `flag` never changes the text, so it passes at once and is scanned in batches:
+   * one classifier run per BATCH_CHARS instead of one per token. The last TAIL_CHARS
+   * of a batch are scanned again with the next one, so a value cut at the batch edge
+   * is judged whole (and counted once), never as a fragment.
+   */
+  #pushUnchanged(ch: { pending: string; context: string }, field: string, text: string, json: boolean, final: boolean): string {
+    ch.pending += text;
+    if (ch.pending.length >= BATCH_CHARS || (final && ch.pending !== '')) {
+      const offset = ch.context.length;
+      const cut = final ? ch.pending.length : ch.pending.length - TAIL_CHARS;
+      // Counted now: not wholly in the context (counted before), and ending before the tail (counted next time).
+      const found = this.#scan.newFindings(ch.context + ch.pending, field).filter((f) => f.end > offset && f.end <= offset + cut);
+      const head = ch.pending.slice(0, cut);
+      this.#scan.applyFindings(head, found.map((f) => ({ ...f, start: Math.max(0, f.start - offset), end: f.end - offset })), field, json);
+      ch.context = (ch.context + head).slice(-Math.max(this.#window, TAIL_CHARS * 2));
+      ch.pending = ch.pending.slice(cut);
+    }
+    return final ? '' : text;
+  }
 }
+
+/** Text gathered before a flag-mode stream scan. */
+const BATCH_CHARS = 2048;
+/** Longer than any structured value, so a value at a batch's end is carried over whole. */
+const TAIL_CHARS = 96;
 
 /** The scanned stream; block ends it with the GatewayError before the value is sent. */
 export async function* scanStream(source: AsyncIterable<Chunk>, scan: OutputScan): AsyncGenerator<Chunk, void, undefined> {
