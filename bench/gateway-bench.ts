@@ -5,6 +5,7 @@
  *
  *   npm run bench                      # defaults below
  *   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=32 npm run bench
+ *   BENCH_EXTRA_YAML='injection: { enabled: false }' npm run bench   # a stage switched off
  */
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -87,6 +88,7 @@ logging: { level: warn }
 # The full pipeline: authentication, classification, policy, routing, records.
 auth: { keys: [{ id: bench, insecurePlaintext: ${BENCH_KEY}, owner: bench }] }
 records: { store: { kind: sqlite, path: ${join(dir, 'records.db')} }, queue: { spillPath: ${join(dir, 'spill.jsonl')} } }
+${process.env.BENCH_EXTRA_YAML ?? ''}
 backends:
   - id: bench-onprem
     tier: on-prem

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { repoRoot } from '../helpers/paths.js';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ const VIEWER = 'sk-perimeter-ui-viewer-0123456789';
 const USER = 'sk-perimeter-ui-user-0123456789';
 const CHROMIUM = process.env.PERIMETER_CHROMIUM ?? '/usr/bin/chromium';
 /** Screenshots go here (kept after the run, as test artifacts); override with PERIMETER_UI_ARTIFACTS. */
-const ARTIFACTS = process.env.PERIMETER_UI_ARTIFACTS ?? mkdtempSync(join(tmpdir(), 'perimeter-ui-shots-'));
+const ARTIFACTS = process.env.PERIMETER_UI_ARTIFACTS ?? join(repoRoot, 'test-artifacts', 'ui');
 
 const AUTH = `auth:
   required: true
@@ -67,7 +68,8 @@ describe('dashboard in headless Chromium', { skip: chromiumPresent ? false : `no
   let browser: Browser;
   let dir: string;
   const REGULATED = 'Patient Maria Lopez, IBAN DE89 3704 0044 0532 0130 00, diagnosis code F32.1, insurance number A123456789.';
-  const sent = { publicOk: 0, regulatedOnPrem: 0, regulatedRefused: 0, other: 0 };
+  const sent = { publicOk: 0, regulatedOnPrem: 0, regulatedRefused: 0, other: 0, otherOnPrem: 0 };
+  const total = (): number => sent.publicOk + sent.regulatedOnPrem + sent.regulatedRefused + sent.other + sent.otherOnPrem;
   /** The record store the gateway writes, opened beside it: what every page must agree with. */
   let store: SqliteRecordStore;
 
@@ -81,9 +83,11 @@ describe('dashboard in headless Chromium', { skip: chromiumPresent ? false : `no
     for (let i = 0; i < 3; i++) if ((await chat(stack.url, 'llama-3.1-8b-instruct', `${REGULATED} Summarise case ${i}.`)) === 200) sent.regulatedOnPrem++;
     for (let i = 0; i < 2; i++) if ((await chat(stack.url, 'gpt-4.1-mini', `${REGULATED} Summarise case ${i}.`)) >= 400) sent.regulatedRefused++;
     for (let i = 0; i < 2; i++) if ((await chat(stack.url, 'gpt-4o', `Internal memo ${i}: our Q3 revenue target is confidential, do not share.`)) === 200) sent.other++;
+    // Internal (a lone name) and confidential (contact details), so every level appears.
+    for (let i = 0; i < 2; i++) if ((await chat(stack.url, 'llama-3.1-8b-instruct', `Please ask Sarah Johnson to review draft ${i}.`)) === 200) sent.otherOnPrem++;
+    for (let i = 0; i < 2; i++) if ((await chat(stack.url, 'llama-3.1-8b-instruct', `Send invoice ${i} to jane.doe@acme-corp.io today.`)) === 200) sent.otherOnPrem++;
     assert.equal(sent.regulatedRefused, 2, 'regulated data asking for a public model is refused');
-    const total = 11;
-    await until(async () => (await admin<{ total: number }>(stack.url, '/admin/records?range=1h')).total === total);
+    await until(async () => (await admin<{ total: number }>(stack.url, '/admin/records?range=1h')).total === total());
     store = new SqliteRecordStore(join(dir, 'records.db'));
     mkdirSync(ARTIFACTS, { recursive: true });
     // Playwright gives every launch a fresh temporary profile (it refuses --user-data-dir here).
@@ -144,10 +148,11 @@ describe('dashboard in headless Chromium', { skip: chromiumPresent ? false : `no
     const { page, foreign } = await open(stack.url);
     await signIn(page, stack.url, VIEWER);
     await page.getByTestId('kpi-requests').waitFor();
-    assert.equal(await page.getByTestId('kpi-requests').textContent(), '11');
+    assert.equal(await page.getByTestId('kpi-requests').textContent(), String(total()));
     assert.equal(await page.getByTestId('kpi-rejected').textContent(), String(sent.regulatedRefused));
     const mix = page.getByTestId('sensitivity-mix');
     const levels = await store.aggregate({}, ['level']);
+    assert.deepEqual(levels.map((l) => l.key.level).sort(), ['confidential', 'internal', 'public', 'regulated'], 'traffic of every level was sent');
     assert.equal(levels.find((l) => l.key.level === 'regulated')?.requests, sent.regulatedOnPrem + sent.regulatedRefused);
     for (const l of levels) {
       assert.match((await mix.locator(`[data-key="${l.key.level ?? ''}"] .num`).textContent()) ?? '', new RegExp(`^${l.requests} `), `level ${l.key.level}`);
@@ -156,7 +161,7 @@ describe('dashboard in headless Chromium', { skip: chromiumPresent ? false : `no
     for (const t of tiers) {
       assert.equal(await page.getByTestId('latency-table').locator(`tr[data-tier="${t.key.tier ?? ''}"] td:nth-child(2)`).textContent(), String(t.requests), `tier ${t.key.tier}`);
     }
-    assert.equal(tiers.find((t) => t.key.tier === 'on-prem')?.requests, sent.regulatedOnPrem);
+    assert.equal(tiers.find((t) => t.key.tier === 'on-prem')?.requests, sent.regulatedOnPrem + sent.otherOnPrem);
     await page.locator('[data-testid="chart-requests"] canvas').waitFor();
     await page.getByTestId('onprem-utilisation').waitFor();
     await shot(page, 'overview-1366');
@@ -174,7 +179,7 @@ describe('dashboard in headless Chromium', { skip: chromiumPresent ? false : `no
     await page.goto(`${stack.url}/ui#/decisions`);
     const table = page.getByTestId('decisions-table');
     await table.waitFor();
-    assert.equal(await table.locator('tbody tr').count(), 11);
+    assert.equal(await table.locator('tbody tr').count(), total());
     await page.getByLabel('Status').selectOption('rejected');
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.waitForFunction(`document.querySelectorAll('[data-testid="decisions-table"] tbody tr').length === 2`);
@@ -240,7 +245,7 @@ describe('dashboard in headless Chromium', { skip: chromiumPresent ? false : `no
     await page.goto(`${stack.url}/ui#/backends`);
     await page.getByTestId('backends-table').waitFor();
     assert.equal(await page.getByTestId('backends-table').locator('tbody tr').count(), 4);
-    assert.equal(await page.getByTestId('attempts-onprem-vllm').textContent(), String(sent.regulatedOnPrem));
+    assert.equal(await page.getByTestId('attempts-onprem-vllm').textContent(), String(sent.regulatedOnPrem + sent.otherOnPrem));
     assert.match((await page.getByTestId('backends-table').locator('tr[data-backend="public-openai"]').textContent()) ?? '', /closed/);
     await shot(page, 'backends');
     assert.deepEqual(foreign, []);
