@@ -5,6 +5,7 @@ import { ANONYMOUS } from '../domain/principal.js';
 import { chatRequestFromOpenAI } from '../http/openai/mapper.js';
 import { openAIChatRequest } from '../http/openai/schema.js';
 import { parseBody } from '../http/validate.js';
+import { newRequestContext } from '../pipeline/context.js';
 import type { Explanation } from '../pipeline/pipeline.js';
 import { createLogger } from '../telemetry/logger.js';
 
@@ -23,24 +24,19 @@ export async function explainFile(loaded: LoadedConfig, requestPath: string, opt
   const gateway = await compose(loaded, { logger: createLogger('silent') });
   try {
     const labels = [options.sensitivity, body.metadata?.perimeter_sensitivity].filter((l): l is string => l !== undefined).map((l) => l.trim().toLowerCase());
-    return gateway.live.current.pipeline.explainChat(chatRequestFromOpenAI(body), {
-      requestId: 'explain',
-      signal: new AbortController().signal,
-      receivedAt: 0,
-      // The CLI runs as the anonymous principal with the roles config gives anonymous callers.
-      principal: { ...ANONYMOUS, roles: loaded.config.auth.anonymousRoles },
-      callerLabels: labels,
-      workloadHeader: options.workload,
-      preferLowLatency: options.lowLatency === true,
-      conversationHeader: undefined,
-      pseudonymized: false,
-      injection: undefined,
-      trace: undefined,
-      classification: undefined,
-      decision: undefined,
-      route: undefined,
-      attempts: [],
-    });
+    return gateway.live.current.pipeline.explainChat(
+      chatRequestFromOpenAI(body),
+      newRequestContext({
+        requestId: 'explain',
+        signal: new AbortController().signal,
+        receivedAt: 0,
+        // The CLI runs as the anonymous principal with the roles config gives anonymous callers.
+        principal: { ...ANONYMOUS, roles: loaded.config.auth.anonymousRoles },
+        callerLabels: labels,
+        workloadHeader: options.workload,
+        preferLowLatency: options.lowLatency === true,
+      }),
+    );
   } finally {
     await gateway.closeResources();
   }

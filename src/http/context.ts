@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ANONYMOUS, type Principal } from '../domain/principal.js';
-import type { RequestContext } from '../pipeline/context.js';
+import { newRequestContext, type RequestContext } from '../pipeline/context.js';
 import type { HttpServices } from './server.js';
 import { startRequestTrace } from '../telemetry/tracing.js';
 import type { WireProtocol } from './errors.js';
@@ -30,7 +30,7 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, body
   const callerLabels: string[] = [];
   if (typeof header === 'string' && header.trim() !== '') callerLabels.push(header.trim().toLowerCase());
   if (bodyLabel !== undefined && bodyLabel.trim() !== '') callerLabels.push(bodyLabel.trim().toLowerCase());
-  const ctx: RequestContext = {
+  const ctx = newRequestContext({
     requestId: request.id,
     signal: controller.signal,
     receivedAt: request.receivedAt === 0 ? performance.now() : request.receivedAt,
@@ -39,14 +39,8 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, body
     workloadHeader: workloadOf(request),
     preferLowLatency: request.headers['x-perimeter-latency'] === 'low',
     conversationHeader: headerValue(request, 'x-perimeter-conversation'),
-    classification: undefined,
-    decision: undefined,
-    route: undefined,
-    attempts: [],
-    pseudonymized: false,
-    injection: undefined,
     trace: startRequestTrace(request.id, request.url.startsWith('/v1/embeddings') ? 'embeddings' : 'chat'),
-  };
+  });
   request.perimeter = ctx;
   return ctx;
 }

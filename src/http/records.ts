@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyRequest } from 'fastify';
 import type { ChatRequest, EmbeddingRequest, Usage } from '../domain/chat.js';
 import { ANONYMOUS } from '../domain/principal.js';
-import type { RequestContext } from '../pipeline/context.js';
+import { newRequestContext, type RequestContext } from '../pipeline/context.js';
 import type { Operation } from '../record/decision-record.js';
 import type { RequestRecords } from '../record/request-records.js';
 
@@ -68,23 +68,12 @@ export function finishRecord(records: RequestRecords, request: FastifyRequest): 
 
 /** A context for a request that failed before the pipeline saw it (bad auth, bad body). */
 function bareContext(request: FastifyRequest): RequestContext {
-  return {
+  return newRequestContext({
     requestId: request.id,
     signal: new AbortController().signal,
     receivedAt: request.receivedAt,
     principal: request.principal ?? ANONYMOUS,
-    callerLabels: [],
-    workloadHeader: undefined,
-    preferLowLatency: false,
-    conversationHeader: undefined,
-    classification: undefined,
-    decision: undefined,
-    route: undefined,
-    attempts: [],
-    pseudonymized: false,
-    injection: undefined,
-    trace: undefined,
-  };
+  });
 }
 
 declare module 'fastify' {

@@ -48,3 +48,36 @@ export interface RequestContext {
   /** The injection guard's verdict, when it ran. Rule ids only. */
   injection: { readonly verdict: string; readonly score: number; readonly signals: readonly string[] } | undefined;
 }
+
+/** What the caller knows when a request starts; everything else starts empty. */
+export interface ContextInit {
+  requestId: string;
+  signal: AbortSignal;
+  receivedAt: number;
+  principal: Principal;
+  callerLabels?: readonly string[];
+  workloadHeader?: string | undefined;
+  preferLowLatency?: boolean;
+  conversationHeader?: string | undefined;
+  trace?: RequestTrace | undefined;
+}
+
+export function newRequestContext(init: ContextInit): RequestContext {
+  return {
+    requestId: init.requestId,
+    signal: init.signal,
+    receivedAt: init.receivedAt,
+    principal: init.principal,
+    callerLabels: init.callerLabels ?? [],
+    workloadHeader: init.workloadHeader,
+    preferLowLatency: init.preferLowLatency ?? false,
+    conversationHeader: init.conversationHeader,
+    trace: init.trace,
+    classification: undefined,
+    decision: undefined,
+    route: undefined,
+    attempts: [],
+    pseudonymized: false,
+    injection: undefined,
+  };
+}

@@ -5,7 +5,7 @@ import pg from 'pg';
 import type { Classification } from '../../src/classify/types.js';
 import { ANONYMOUS, type Principal } from '../../src/domain/principal.js';
 import type { Tier } from '../../src/domain/tier.js';
-import type { RequestContext } from '../../src/pipeline/context.js';
+import { newRequestContext, type RequestContext } from '../../src/pipeline/context.js';
 import type { Decision } from '../../src/policy/engine.js';
 import { costConfigSchema } from '../../src/record/config.js';
 import { CostModel } from '../../src/record/cost.js';
@@ -93,23 +93,18 @@ export function context(o: CtxOptions = {}): RequestContext {
   const backend = o.backend ?? 'onprem-vllm';
   const tier = o.tier ?? 'on-prem';
   const model = o.model ?? 'llama-3.1-8b-instruct';
-  return {
+  const ctx = newRequestContext({
     requestId: o.requestId ?? 'req-1',
     signal: new AbortController().signal,
     receivedAt: o.receivedAt ?? 0,
     principal: { ...ANONYMOUS, ...o.principal },
-    callerLabels: [],
     workloadHeader: o.workloadHeader,
-    preferLowLatency: false,
-    conversationHeader: undefined,
-    pseudonymized: false,
-    injection: undefined,
-    trace: undefined,
-    classification: o.classification,
-    decision: o.decision,
-    route: o.decision === undefined || o.decision.deny !== undefined ? undefined : { backendId: backend, tier, region: 'eu', model, upstreamModel: model },
-    attempts: o.attempts ?? (o.decision === undefined || o.decision.deny !== undefined ? [] : [{ backendId: backend, tier, region: 'eu', model, attemptNo: 1, outcome: 'ok', latencyMs: 400 }]),
-  };
+  });
+  ctx.classification = o.classification;
+  ctx.decision = o.decision;
+  ctx.route = o.decision === undefined || o.decision.deny !== undefined ? undefined : { backendId: backend, tier, region: 'eu', model, upstreamModel: model };
+  ctx.attempts = o.attempts ?? (o.decision === undefined || o.decision.deny !== undefined ? [] : [{ backendId: backend, tier, region: 'eu', model, attemptNo: 1, outcome: 'ok', latencyMs: 400 }]);
+  return ctx;
 }
 
 export function outcome(o: Partial<RequestOutcome> = {}): RequestOutcome {
