@@ -63,3 +63,38 @@ function parse(id: string, field: string, text: unknown): unknown {
 function corrupt(id: string, field: string): never {
   throw new KeyStoreError('corrupt', `key ${id}: stored ${field} is malformed`);
 }
+
+/** The columns both SQL stores share; each keeps its own time columns. */
+export interface SharedRow {
+  id: string;
+  hash: string;
+  prefix: string;
+  owner: string;
+  team: string | null;
+  roles: unknown;
+  workload: string | null;
+  models: unknown;
+  tiers: unknown;
+  limits: unknown;
+  description: string | null;
+  rotated_from: string | null;
+}
+
+/** One row → record mapping for both SQL stores, so the two cannot drift apart. */
+export function decodeRow(row: SharedRow, times: { createdAt: Date; expiresAt: Date | undefined; revokedAt: Date | undefined }): ApiKeyRecord {
+  return {
+    id: row.id,
+    hash: row.hash,
+    prefix: row.prefix,
+    owner: row.owner,
+    team: row.team ?? undefined,
+    roles: decodeStrings(row.id, 'roles', row.roles),
+    workload: row.workload ?? undefined,
+    models: decodeStrings(row.id, 'models', row.models),
+    tiers: decodeTiers(row.id, row.tiers),
+    limits: decodeLimits(row.id, row.limits),
+    description: row.description ?? undefined,
+    rotatedFrom: row.rotated_from ?? undefined,
+    ...times,
+  };
+}

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { ApiKeyRecord } from '../api-key.js';
-import { decodeLimits, decodeStrings, decodeTiers, encodeGrant } from './codec.js';
+import { decodeRow, encodeGrant } from './codec.js';
 import { KeyStoreError, type KeyStore } from './key-store.js';
 
 interface Row {
@@ -136,21 +136,5 @@ export class PostgresKeyStore implements KeyStore {
 }
 
 function fromRow(row: Row): ApiKeyRecord {
-  return {
-    id: row.id,
-    hash: row.hash,
-    prefix: row.prefix,
-    owner: row.owner,
-    team: row.team ?? undefined,
-    roles: decodeStrings(row.id, 'roles', row.roles),
-    workload: row.workload ?? undefined,
-    models: decodeStrings(row.id, 'models', row.models),
-    tiers: decodeTiers(row.id, row.tiers),
-    limits: decodeLimits(row.id, row.limits),
-    description: row.description ?? undefined,
-    rotatedFrom: row.rotated_from ?? undefined,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at ?? undefined,
-    revokedAt: row.revoked_at ?? undefined,
-  };
+  return decodeRow(row, { createdAt: row.created_at, expiresAt: row.expires_at ?? undefined, revokedAt: row.revoked_at ?? undefined });
 }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { ApiKeyRecord } from '../api-key.js';
-import { decodeLimits, decodeStrings, decodeTiers, encodeGrant } from './codec.js';
+import { decodeRow, encodeGrant } from './codec.js';
 import { earlierRevocation, KeyStoreError, type KeyStore } from './key-store.js';
 
 interface Row {
@@ -114,21 +114,9 @@ export class SqliteKeyStore implements KeyStore {
 }
 
 function fromRow(row: Row): ApiKeyRecord {
-  return {
-    id: row.id,
-    hash: row.hash,
-    prefix: row.prefix,
-    owner: row.owner,
-    team: row.team ?? undefined,
-    roles: decodeStrings(row.id, 'roles', row.roles),
-    workload: row.workload ?? undefined,
-    models: decodeStrings(row.id, 'models', row.models),
-    tiers: decodeTiers(row.id, row.tiers),
-    limits: decodeLimits(row.id, row.limits),
-    description: row.description ?? undefined,
-    rotatedFrom: row.rotated_from ?? undefined,
+  return decodeRow(row, {
     createdAt: new Date(row.created_ms),
     expiresAt: row.expires_ms === null ? undefined : new Date(row.expires_ms),
     revokedAt: row.revoked_ms === null ? undefined : new Date(row.revoked_ms),
-  };
+  });
 }
