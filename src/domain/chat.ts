@@ -67,6 +67,15 @@ export interface ChatRequest {
    * and ignores the rest, since they have no meaning there.
    */
   protocolParams: { openai?: { [key: string]: JsonValue }; anthropic?: { [key: string]: JsonValue } };
+  /** Retrieval-augmented generation from knowledge Bases; consumed by the gateway, never forwarded. */
+  retrieval?: RetrievalRequest;
+}
+
+export interface RetrievalRequest {
+  bases: string[];
+  /** Defaults to the last user message. */
+  query?: string;
+  limit?: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';

@@ -1,6 +1,7 @@
 import type { ChatRequest, ChatResponse, ContentPart, FinishReason, Message, ToolCall } from '../../domain/chat.js';
 import type { JsonValue } from '../../domain/json.js';
 import type { CatalogEntry } from '../../route/catalog.js';
+import { retrievalFrom } from '../retrieval-schema.js';
 import type { AnthropicMessage, AnthropicMessagesRequest } from './schema.js';
 
 type ImageSource = { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
@@ -31,6 +32,7 @@ export function chatRequestFromAnthropic(body: AnthropicMessagesRequest): ChatRe
     maxTokens: body.max_tokens,
     protocolParams: { anthropic },
   };
+  if (body.perimeter !== undefined) request.retrieval = retrievalFrom(body.perimeter);
   if (body.temperature !== undefined) request.temperature = body.temperature;
   if (body.top_p !== undefined) request.topP = body.top_p;
   if (body.stop_sequences !== undefined && body.stop_sequences.length > 0) request.stop = body.stop_sequences;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { perimeterExtension } from '../retrieval-schema.js';
 
 /**
  * Anthropic Messages request body, as accepted at the edge. Strict for the same
@@ -71,6 +72,8 @@ export const anthropicMessagesRequest = z.strictObject({
   tool_choice: toolChoice.optional(),
   metadata: z.strictObject({ user_id: z.string().nullable().optional(), perimeter_sensitivity: z.string().optional() }).optional(),
   service_tier: z.enum(['auto', 'standard_only']).optional(),
+  /** Perimeter's own extension (retrieval from Bases); never forwarded. */
+  perimeter: perimeterExtension.optional(),
 });
 
 export type AnthropicMessagesRequest = z.infer<typeof anthropicMessagesRequest>;

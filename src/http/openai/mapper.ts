@@ -1,6 +1,7 @@
 import type { ChatRequest, ChatResponse, ContentPart, EmbeddingRequest, EmbeddingResponse, Message, ToolChoice, Usage } from '../../domain/chat.js';
 import type { JsonValue } from '../../domain/json.js';
 import type { CatalogEntry } from '../../route/catalog.js';
+import { retrievalFrom } from '../retrieval-schema.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingRequest, OpenAIMessage } from './schema.js';
 
 /** Parameters with no counterpart in other protocols; forwarded to OpenAI-protocol backends only. */
@@ -38,6 +39,7 @@ export function chatRequestFromOpenAI(body: OpenAIChatRequest): ChatRequest {
     includeUsage: body.stream_options?.include_usage === true,
     protocolParams: { openai },
   };
+  if (body.perimeter !== undefined) request.retrieval = retrievalFrom(body.perimeter);
   const maxTokens = body.max_completion_tokens ?? body.max_tokens;
   if (maxTokens !== undefined && maxTokens !== null) request.maxTokens = maxTokens;
   if (body.temperature !== undefined && body.temperature !== null) request.temperature = body.temperature;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { perimeterExtension } from '../retrieval-schema.js';
 
 /**
  * OpenAI Chat Completions and Embeddings request bodies, as accepted at the edge.
@@ -93,6 +94,8 @@ export const openAIChatRequest = z.strictObject({
   reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullable().optional(),
   store: z.boolean().nullable().optional(),
   metadata: z.record(z.string(), z.string()).nullable().optional(),
+  /** Perimeter's own extension (retrieval from Bases); never forwarded. */
+  perimeter: perimeterExtension.optional(),
 });
 
 export type OpenAIChatRequest = z.infer<typeof openAIChatRequest>;
