@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { JsonValue } from '../../domain/json.js';
 import type { PeerConfig, PeerOperation } from '../config.js';
 import { CORRELATION_HEADER, DEPLOYMENT_HEADER, FEDERATION_PATH_PREFIX, type AuditSink, type PeerIdentity } from './types.js';
@@ -197,14 +197,16 @@ export class PeerClient {
 }
 
 /** The body as text, or undefined once it passes `max` bytes (the rest is not read). */
-async function readBounded(body: AsyncIterable<Buffer> & { destroy(): void }, contentLength: string | string[] | undefined, max: number): Promise<string | undefined> {
+async function readBounded(body: Dispatcher.ResponseData['body'], contentLength: string | string[] | undefined, max: number): Promise<string | undefined> {
+  // Destroying the body rejects its pending reads; that abort is ours and expected.
+  body.on('error', () => undefined);
   if (typeof contentLength === 'string' && Number(contentLength) > max) {
     body.destroy();
     return undefined;
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
+  for await (const chunk of body as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > max) {
       body.destroy();

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { ZodError } from 'zod';
 import { GatewayError, toGatewayError } from '../../domain/errors.js';
 import type { JsonValue } from '../../domain/json.js';
 import type { Principal } from '../../domain/principal.js';
@@ -256,7 +257,7 @@ export class FederationServer {
   }
 
   async #answerError(reply: FastifyReply, state: CallState, err: unknown): Promise<void> {
-    const error = toGatewayError(err);
+    const error = err instanceof ZodError ? bodyError(err) : toGatewayError(err);
     if (error.code === 'internal_error') {
       this.#options.logger.error({ federation: 'handler_failed', peer: state.peer?.config.id, operation: state.operation, correlationId: state.correlationId, errName: errorName(err) }, 'federation call failed');
     }
@@ -311,6 +312,12 @@ function parseBody(raw: unknown): unknown {
   } catch {
     throw new GatewayError('invalid_request', 'Request body is not valid JSON.');
   }
+}
+
+/** Handlers validate bodies with zod; a mismatch is the caller's error, named by path only. */
+function bodyError(err: ZodError): GatewayError {
+  const path = err.issues[0]?.path.map(String).join('.');
+  return new GatewayError('invalid_request', 'The request body does not match the operation.', path === undefined || path === '' ? {} : { param: path });
 }
 
 /** Whether the verified chain passes through one of the pinned CA certificates. */
