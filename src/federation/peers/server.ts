@@ -77,8 +77,8 @@ export function bundleFingerprints(pem: string): Set<string> {
 /**
  * The listener other deployments call. The TLS handshake already refuses a client
  * without a certificate from a trusted CA; on top of that the certificate's subject
- * CN must name a configured peer, the operation must be on that peer's allow-list,
- * the peer's token bucket must have a token, and user operations must carry the end
+ * CN must name a configured peer, the peer's token bucket must have a token, the
+ * operation must be on that peer's allow-list, and user operations must carry the end
  * user's JWT, validated here as it was at the calling deployment. Every call that
  * reaches HTTP is answered with exactly one audit entry, refused ones included.
  */
@@ -163,12 +163,16 @@ export class FederationServer {
     });
     try {
       const peer = this.#identify(request, state);
+      // Every call a peer makes costs a token, refused ones too, so none can flood the audit trail.
+      const token = peer.bucket.take();
+      if (!token.ok) {
+        this.#tryOperation(request, state);
+        throw new GatewayError('peer_rate_limited', `Peer ${peer.config.id} is over its rate limit.`, { retryAfter: token.retryAfterSeconds });
+      }
       const operation = this.#operation(request, state);
       if (!peer.config.operations.includes(operation)) {
         throw new GatewayError('peer_operation_forbidden', `Peer ${peer.config.id} may not call ${operation}.`);
       }
-      const token = peer.bucket.take();
-      if (!token.ok) throw new GatewayError('peer_rate_limited', `Peer ${peer.config.id} is over its rate limit.`, { retryAfter: token.retryAfterSeconds });
       state.principal = await this.#endUser(request.headers, operation);
       const handler = this.#handlers.get(operation);
       if (handler === undefined) throw new GatewayError('not_implemented', `${operation} is not offered by this deployment.`);
@@ -192,14 +196,25 @@ export class FederationServer {
   /** Framework-level refusals (404, 413, 415, unreadable body): still identified and audited. */
   async #refuse(request: FastifyRequest, reply: FastifyReply, error: GatewayError): Promise<void> {
     const state = this.#state(request);
+    let answer = error;
     try {
-      this.#identify(request, state);
+      const peer = this.#identify(request, state);
+      const token = peer.bucket.take();
+      if (!token.ok) answer = new GatewayError('peer_rate_limited', `Peer ${peer.config.id} is over its rate limit.`, { retryAfter: token.retryAfterSeconds });
+    } catch (err) {
+      answer = toGatewayError(err);
+    }
+    this.#tryOperation(request, state);
+    await this.#answerError(reply, state, answer);
+  }
+
+  /** Names the operation in the audit entry when it is a known one; a refusal already decided stands. */
+  #tryOperation(request: FastifyRequest, state: CallState): void {
+    try {
       this.#operation(request, state);
     } catch {
-      // The first problem wins when the peer or the operation is also wrong; the
-      // state already holds whatever could be established.
+      // Left as federation.unknown.
     }
-    await this.#answerError(reply, state, error);
   }
 
   #state(request: FastifyRequest): CallState {

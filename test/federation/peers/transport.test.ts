@@ -381,6 +381,34 @@ describe('federation peer transport', () => {
     }
   });
 
+  it('unknown operations and oversized bodies are refused, audited and charged to the peer', async () => {
+    const { b, close } = await pair({ maxMessageBytes: 2048, rateLimit: { requestsPerMinute: 1, burst: 2 } });
+    try {
+      const tls = { cert: pem('a', 'crt'), key: pem('a', 'key'), ca: pem('ca-b', 'crt') };
+      const unknown = await rawCall(b.url, 'chat.completions', tls);
+      assert.deepEqual([unknown.status, (unknown.body as { error: { code: string } }).error.code], [404, 'not_found']);
+      const client = new Client(b.url, { connect: { ...tls, rejectUnauthorized: true } });
+      try {
+        const big = await client.request({ method: 'POST', path: '/federation/v1/models', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(4096) }) });
+        assert.equal(big.statusCode, 413);
+        await big.body.dump();
+      } finally {
+        await client.destroy();
+      }
+      // The bucket (burst 2) is now empty: the next malformed call is a 429.
+      const third = await rawCall(b.url, 'chat.completions', tls);
+      assert.equal(third.status, 429);
+      const entries = await b.entries();
+      assert.deepEqual(entries.map((e) => [e.action, e.data['status'], e.actor]), [
+        ['federation.unknown', 404, 'peer:a'],
+        ['federation.models', 413, 'peer:a'],
+        ['federation.unknown', 429, 'peer:a'],
+      ]);
+    } finally {
+      await close();
+    }
+  });
+
   it('health pings are audited only when asked to; the directory learns the peer is up', async () => {
     const quiet = await pair();
     try {
