@@ -3,6 +3,7 @@ import { refOutsideSource, secretRef } from './secret-ref.js';
 
 export { refOutsideSource, secretRef } from './secret-ref.js';
 import { classifierConfigSchema } from '../classify/config.js';
+import { federationSchema, peerIdProblems } from '../federation/config.js';
 import { CAPABILITIES, PROTOCOLS, TIERS } from '../domain/tier.js';
 import { authSchema } from '../identity/config.js';
 import { limitsSchema } from '../identity/limits/config.js';
@@ -170,9 +171,12 @@ export const configSchema = z
     alerts: alertsConfigSchema.prefault({}),
     /** How the router chooses among eligible backends, retries and falls back. */
     routing: routingSchema.prefault({}),
+    /** Peer deployments: mTLS listener, client identity, allowed operations, rate limits. See docs/federation.md. */
+    federation: federationSchema.prefault({}),
     backends: z.array(backend).min(1),
   })
   .superRefine((c, ctx) => {
+    for (const issue of peerIdProblems(c.federation, c.deployment.id)) ctx.addIssue({ code: 'custom', ...issue });
     const ids = new Set<string>();
     c.backends.forEach((b, i) => {
       if (ids.has(b.id)) ctx.addIssue({ code: 'custom', path: ['backends', i, 'id'], message: `duplicate backend id "${b.id}"` });

@@ -12,6 +12,10 @@ export const ERROR_STATUS = {
   request_denied: 403,
   /** A policy rule requires approval before such a request may run. */
   approval_required: 403,
+  /** The peer's certificate is valid but names no configured peer deployment. */
+  peer_unknown: 403,
+  /** The calling peer is not allowed this federation operation. */
+  peer_operation_forbidden: 403,
   not_found: 404,
   model_not_found: 404,
   method_not_allowed: 405,
@@ -20,6 +24,8 @@ export const ERROR_STATUS = {
   content_blocked: 422,
   unsupported_media_type: 415,
   rate_limited: 429,
+  /** The calling peer used up its federation rate limit. */
+  peer_rate_limited: 429,
   /** A spend budget (per day or month) is used up. */
   budget_exceeded: 429,
   client_closed_request: 499,
@@ -27,6 +33,10 @@ export const ERROR_STATUS = {
   not_implemented: 501,
   upstream_error: 502,
   upstream_unavailable: 503,
+  /** A peer deployment could not be reached; this deployment keeps working alone. */
+  peer_unavailable: 503,
+  /** A peer deployment answered with an error or a response that could not be used. */
+  peer_error: 502,
   /** The identity provider or key store cannot be reached; nobody is let in unchecked. */
   auth_unavailable: 503,
   /** Usage limits cannot be checked and the fail mode is closed. */

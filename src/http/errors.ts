@@ -26,6 +26,11 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   capacity_exhausted: 'server_error',
   pseudonymization_unavailable: 'server_error',
   upstream_timeout: 'server_error',
+  peer_unknown: 'permission_error',
+  peer_operation_forbidden: 'permission_error',
+  peer_rate_limited: 'rate_limit_error',
+  peer_unavailable: 'server_error',
+  peer_error: 'server_error',
 };
 
 /** Anthropic's error `type` for each of our codes. */
@@ -54,6 +59,11 @@ const ANTHROPIC_TYPE: Record<ErrorCode, string> = {
   capacity_exhausted: 'overloaded_error',
   pseudonymization_unavailable: 'overloaded_error',
   upstream_timeout: 'timeout_error',
+  peer_unknown: 'permission_error',
+  peer_operation_forbidden: 'permission_error',
+  peer_rate_limited: 'rate_limit_error',
+  peer_unavailable: 'overloaded_error',
+  peer_error: 'api_error',
 };
 
 export type WireProtocol = 'openai' | 'anthropic';
