@@ -23,6 +23,8 @@ export interface FanOutOptions {
   /** The whole fan-out ends by then; a peer that has not answered counts as down. */
   readonly deadlineMs: number;
   readonly signal?: AbortSignal | undefined;
+  /** Only these peers (by id), when the caller has already ruled some out. */
+  readonly only?: ReadonlySet<string> | undefined;
 }
 
 export interface FanOutResult {
@@ -121,7 +123,7 @@ export class PeerDirectory {
     const correlationId = options.correlationId ?? randomUUID();
     const deadline = AbortSignal.timeout(options.deadlineMs);
     const signal = options.signal === undefined ? deadline : AbortSignal.any([options.signal, deadline]);
-    const peers = this.#client.peersFor(operation);
+    const peers = this.#client.peersFor(operation).filter((p) => options.only === undefined || options.only.has(p.id));
     return Promise.all(
       peers.map(async (p) => ({
         peer: p.id,
