@@ -4,6 +4,7 @@ import { refOutsideSource, secretRef } from './secret-ref.js';
 export { refOutsideSource, secretRef } from './secret-ref.js';
 import { classifierConfigSchema } from '../classify/config.js';
 import { CAPABILITIES, PROTOCOLS, TIERS } from '../domain/tier.js';
+import { bundlesSchema } from '../federation/bundles/config.js';
 import { authSchema } from '../identity/config.js';
 import { limitsSchema } from '../identity/limits/config.js';
 import { policySchema } from '../policy/schema.js';
@@ -170,6 +171,8 @@ export const configSchema = z
     alerts: alertsConfigSchema.prefault({}),
     /** How the router chooses among eligible backends, retries and falls back. */
     routing: routingSchema.prefault({}),
+    /** Signed dictionaries and policy shared between deployments. See docs/bundles.md. */
+    bundles: bundlesSchema.prefault({}),
     backends: z.array(backend).min(1),
   })
   .superRefine((c, ctx) => {
