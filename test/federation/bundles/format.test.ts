@@ -32,7 +32,7 @@ describe('bundle format', () => {
     const outcome = verifyBundle(JSON.parse(JSON.stringify(bundle)), trusted);
     assert.ok(outcome.ok, outcome.ok ? '' : `${outcome.reason}: ${outcome.detail}`);
     assert.deepEqual(Object.keys(outcome.content.classification ?? {}).sort(), ['allowList', 'allowPatterns', 'custom', 'denyList']);
-    assert.deepEqual(outcome.content.classification?.denyList, ['operation-nightjar']);
+    assert.deepEqual(outcome.content.classification?.denyList, ['opnightjar']);
     assert.deepEqual(outcome.content.policy?.matrix.public, { any: ['on-prem'] });
 
     const policyOnly = signBundle({ publisher: 'hq', version: 1, createdAt: bundle.createdAt, keyId: 'hq-1', content: bundleContentFromConfig(hqConfig(), ['policy']) }, keys.privateKey);

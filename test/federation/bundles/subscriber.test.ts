@@ -85,7 +85,7 @@ describe('bundle subscriber', () => {
     assert.equal(outcome.outcome, 'applied');
     const live = side.current().config;
     assert.deepEqual(live.policy.matrix.public, { any: ['on-prem'] });
-    assert.deepEqual(live.classification.denyList, ['operation-nightjar'], 'the shared deny list replaces the local one');
+    assert.deepEqual(live.classification.denyList, ['opnightjar'], 'the shared deny list replaces the local one');
     assert.equal(live.classification.custom.dictionaries[0]?.entity, 'PROJECT_CODENAME');
     assert.equal(live.deployment.id, 'branch', 'everything else stays the receiver\'s');
 
@@ -120,7 +120,7 @@ describe('bundle subscriber', () => {
     const newer = { ...good, version: 6 };
 
     const flipContent = structuredClone(newer) as SignedBundle & { content: { classification: { denyList: string[] } } };
-    flipContent.content.classification.denyList = ['operation-nightjaR'];
+    flipContent.content.classification.denyList = ['opnightjaR'];
     const flipSignature = { ...sign(good.content as BundleContent, { version: 6 }) };
     flipSignature.signature = (flipSignature.signature.startsWith('A') ? 'B' : 'A') + flipSignature.signature.slice(1);
     const rehashed = structuredClone(flipContent);
@@ -188,7 +188,7 @@ describe('bundle subscriber', () => {
     assert.equal(restores.length, 1);
 
     // Someone edits the kept bundle on disk: it no longer verifies, and nothing is applied.
-    const text = readFileSync(config.stateFile, 'utf8').replace('operation-nightjar', 'operation-nightjaz');
+    const text = readFileSync(config.stateFile, 'utf8').replace('opnightjar', 'opnightjaz');
     writeFileSync(config.stateFile, text);
     const third = receiver();
     const edited = new BundleSubscriber({ config, trustedKeys, fetch: async () => serve, apply: third.apply, append: (e) => audit.append(e) });

@@ -30,7 +30,7 @@ export function tempDir(): { dir: string; cleanup(): void } {
 /** The new rules HQ shares: public data stays on-prem, and a project codename is a term to find. */
 export const HQ_SHARED_YAML = `
 classification:
-  denyList: [operation-nightjar]
+  denyList: [opnightjar]
   custom:
     dictionaries:
       - { entity: PROJECT_CODENAME, terms: [bluefalcon, redkite] }
