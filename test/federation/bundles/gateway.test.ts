@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { compose } from '../../../src/compose.js';
 import { loadConfig } from '../../../src/config/loader.js';
 import { resolveGatewaySecret } from '../../../src/identity/gateway-secret.js';
-import { bundleOverlay, type SignedBundle } from '../../../src/federation/bundles/format.js';
+import { bundleOverlay, signBundle, type SignedBundle } from '../../../src/federation/bundles/format.js';
 import { trustedKeys } from '../../../src/federation/bundles/keys.js';
 import { BundlePublisher } from '../../../src/federation/bundles/publisher.js';
 import { BundleSubscriber } from '../../../src/federation/bundles/subscriber.js';
@@ -125,6 +125,25 @@ backends:
     assert.equal(running.gateway.live.current, generation);
     assert.equal((await chat(url)).status, 403);
 
+    // Signed and well-formed, but its policy names a level this deployment does not have:
+    // the merged config fails validation, and nothing is swapped.
+    const misfit = signBundle(
+      {
+        publisher: 'hq',
+        version: good.version + 1,
+        createdAt: new Date().toISOString(),
+        keyId: 'hq-1',
+        content: { policy: hqConfig('classification: { levels: [public, internal, confidential, regulated, secret] }\npolicy: { matrix: { secret: { any: [on-prem] } } }').policy },
+      },
+      hq.privateKey,
+    );
+    serve = async () => misfit;
+    const misfitOutcome = await started.subscriber.pull();
+    assert.equal(misfitOutcome.outcome === 'rejected' ? misfitOutcome.reason : misfitOutcome.outcome, 'apply_failed');
+    assert.match(misfitOutcome.outcome === 'rejected' ? misfitOutcome.detail : '', /secret/);
+    assert.equal(running.gateway.live.current, generation);
+    assert.equal(started.subscriber.status().appliedVersion, good.version);
+
     // SIGHUP re-reads the file, and the bundle stays on top of it.
     const reloaded = await running.gateway.reload();
     assert.ok(reloaded.ok, reloaded.problems.join('\n'));
@@ -152,6 +171,6 @@ backends:
     await store.close();
     const entries = rows.map((r) => r.entry as { action: string; data: { reason?: string; version?: number; source?: string } });
     const summary = entries.map((e) => `${e.action}:${e.data.source ?? ''}:${e.data.reason ?? e.data.version ?? ''}`);
-    assert.deepEqual(summary, ['bundle.apply:peer:1', 'bundle.reject:peer:content_hash_mismatch', 'bundle.apply:state:1']);
+    assert.deepEqual(summary, ['bundle.apply:peer:1', 'bundle.reject:peer:content_hash_mismatch', 'bundle.reject:peer:apply_failed', 'bundle.apply:state:1']);
   });
 });
