@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
@@ -15,6 +15,8 @@ import {
 } from '../../../src/federation/bundles/format.js';
 import { BundlePublisher } from '../../../src/federation/bundles/publisher.js';
 import { bundlesSchema } from '../../../src/federation/bundles/config.js';
+import { createBundles } from '../../../src/federation/bundles/setup.js';
+import { resolveGatewaySecret } from '../../../src/identity/gateway-secret.js';
 import { ed25519Pair, hqConfig, tempDir } from './support.js';
 
 describe('bundle format', () => {
@@ -107,5 +109,28 @@ describe('bundle format', () => {
     const third = await restarted.latest();
     assert.equal(third.version, 3, 'going back to earlier content is still a newer version');
     assert.ok(verifyBundle(third, trusted).ok);
+  });
+
+  it('createBundles: the signing key comes from a gateway secret file; a publisher-only config has no subscriber', async () => {
+    const keyFile = join(tmp.dir, 'signing.key.pem');
+    writeFileSync(keyFile, keys.privatePem, { mode: 0o600 });
+    const config = hqConfig();
+    const deps = {
+      deploymentId: 'hq',
+      resolveSecret: (ref: string) => resolveGatewaySecret(ref, {}, config.secrets).reveal(),
+      source: () => config,
+      fetch: async () => undefined,
+      apply: async () => ({ ok: true, problems: [] }),
+      append: async () => undefined,
+    };
+    const section = bundlesSchema.parse({ publish: { signingKey: `file:${keyFile}`, keyId: 'hq-1', stateFile: join(tmp.dir, 'counter.json') } });
+    const { publisher, subscriber } = createBundles(section, deps);
+    assert.equal(subscriber, undefined);
+    const bundle = await publisher?.handlePull();
+    assert.equal(bundle?.publisher, 'hq');
+    assert.ok(verifyBundle(bundle, trusted).ok);
+
+    writeFileSync(keyFile, keys.publicPem);
+    assert.throws(() => createBundles(section, deps), BundleKeyError, 'a public key is no signing key');
   });
 });

@@ -6,7 +6,7 @@ import { compose } from '../../../src/compose.js';
 import { loadConfig } from '../../../src/config/loader.js';
 import { resolveGatewaySecret } from '../../../src/identity/gateway-secret.js';
 import { bundleOverlay, signBundle, type SignedBundle } from '../../../src/federation/bundles/format.js';
-import { trustedKeys } from '../../../src/federation/bundles/keys.js';
+import { createBundles } from '../../../src/federation/bundles/setup.js';
 import { BundlePublisher } from '../../../src/federation/bundles/publisher.js';
 import { BundleSubscriber } from '../../../src/federation/bundles/subscriber.js';
 import { listen, type RunningGateway } from '../../../src/main.js';
@@ -81,15 +81,16 @@ backends:
   async function start(): Promise<{ running: RunningGateway; subscriber: BundleSubscriber }> {
     const loaded = loadConfig(file, {}, {});
     const gateway = await compose(loaded, { logger: createLogger('silent') });
-    const config = loaded.config.bundles.subscribe;
-    assert.ok(config !== undefined);
-    const subscriber = new BundleSubscriber({
-      config,
-      trustedKeys: trustedKeys(config, (ref) => resolveGatewaySecret(ref, loaded.gatewayEnv, loaded.config.secrets).reveal()),
+    const { publisher: none, subscriber } = createBundles(loaded.config.bundles, {
+      deploymentId: loaded.config.deployment.id,
+      resolveSecret: (ref) => resolveGatewaySecret(ref, loaded.gatewayEnv, loaded.config.secrets).reveal(),
+      source: () => gateway.live.current.config,
       fetch: () => serve(),
       apply: (content) => gateway.applyOverlay(bundleOverlay(content)),
       append: async (event) => gateway.live.current.audit?.append(event),
     });
+    assert.equal(none, undefined, 'this deployment does not publish');
+    assert.ok(subscriber !== undefined);
     // The kept bundle goes back on before the gateway takes a request.
     await subscriber.restore();
     return { running: await listen(gateway), subscriber };
