@@ -1,5 +1,5 @@
 import { createClassifier } from './classify/classifier.js';
-import { ConfigError, type LoadedConfig } from './config/loader.js';
+import { ConfigError, type ConfigOverlay, type LoadedConfig } from './config/loader.js';
 import type { Config } from './config/schema.js';
 import { createHttpServer, type HttpServer, type HttpServices } from './http/server.js';
 import { createIdentity, createLimiter, type Identity } from './identity/setup.js';
@@ -58,8 +58,15 @@ export interface Gateway {
   readonly logger: Logger;
   readonly http: HttpServer;
   readonly live: Live;
-  /** Re-reads the config file; a bad file changes nothing. */
+  /** Re-reads the config file, keeping the overlay last applied; a bad file changes nothing. */
   reload(): Promise<ReloadResult>;
+  /**
+   * Puts `overlay` (a verified bundle's sections) in place of the same parts of the
+   * config the gateway runs with, validates the whole, builds and swaps it. All or
+   * nothing: a merged config that does not validate or build changes nothing. Later
+   * reloads keep it.
+   */
+  applyOverlay(overlay: ConfigOverlay): Promise<ReloadResult>;
   /** Closes upstream pools and stores of every generation. Call after the HTTP server has drained. */
   closeResources(): Promise<void>;
 }
@@ -73,11 +80,13 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
   const logger = options.logger ?? createLogger(loaded.config.logging.level);
   const live = new Live(await composeServices(loaded, logger));
   const retired = new Set<Services>();
-  const reload = async (): Promise<ReloadResult> => {
+  // What the next reload re-reads: the file, with the overlay last applied.
+  let base = loaded;
+  const swap = async (read: () => LoadedConfig, what: string): Promise<ReloadResult> => {
     const before = live.current;
     let next: LoadedConfig;
     try {
-      next = loaded.reread();
+      next = read();
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       return { ok: false, problems: err.problems, policyVersion: before.pipeline.policyVersion, needsRestart: [] };
@@ -91,6 +100,7 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
       return { ok: false, problems: [reason], policyVersion: before.pipeline.policyVersion, needsRestart: [] };
     }
     live.current = services;
+    base = next;
     // In-flight requests keep the old services; they are closed once those have had time to finish.
     retired.add(before);
     const timer = setTimeout(() => {
@@ -100,9 +110,18 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
     timer.unref();
     const server = (c: Config): string => JSON.stringify([c.server.host, c.server.port, c.server.bodyLimitBytes]);
     const needsRestart = server(before.config) === server(next.config) ? [] : ['server'];
-    logger.info({ policyVersion: services.pipeline.policyVersion, needsRestart }, 'config reloaded');
+    logger.info({ policyVersion: services.pipeline.policyVersion, needsRestart }, what);
     return { ok: true, problems: [], policyVersion: services.pipeline.policyVersion, needsRestart };
   };
+  // One swap at a time, so a reload and an overlay never build from the same base and lose one another.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serialized = (read: () => LoadedConfig, what: string): Promise<ReloadResult> => {
+    const run = queue.then(() => swap(read, what));
+    queue = run.catch(() => undefined);
+    return run;
+  };
+  const reload = (): Promise<ReloadResult> => serialized(() => base.reread(), 'config reloaded');
+  const applyOverlay = (overlay: ConfigOverlay): Promise<ReloadResult> => serialized(() => base.withOverlay(overlay), 'config overlay applied');
   const http = createHttpServer({ live, logger, bodyLimitBytes: loaded.config.server.bodyLimitBytes, reload });
   return {
     config: loaded.config,
@@ -110,6 +129,7 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
     http,
     live,
     reload,
+    applyOverlay,
     closeResources: async () => {
       await Promise.allSettled([live.current.close(), ...[...retired].map((s) => s.close())]);
     },

@@ -11,6 +11,7 @@ import { resolveGatewaySecret } from '../identity/gateway-secret.js';
 import { openKeyService } from '../identity/setup.js';
 import { ModelCatalog } from '../route/catalog.js';
 import { runAuditCli } from './audit.js';
+import { runBundlesCli } from './bundles.js';
 import { classifyLines } from './classify.js';
 import { keysCommand } from './keys.js';
 import { runReportCli } from './report.js';
@@ -31,6 +32,7 @@ Usage:
   perimeter audit    verify|export --config F               the hash-chained audit trail
   perimeter report   residency|usage|tiers|cost --config F  reports from the decision records
   perimeter classify [--config F] [--sensitivity LEVEL]   JSONL {"text"} or chat requests on stdin → JSONL findings
+  perimeter bundles  keygen|sign|verify                   signed dictionary and policy bundles (docs/bundles.md)
   perimeter demo     [--port N]                           simulated tiers + gateway on examples/demo.yaml
 `;
 
@@ -142,6 +144,8 @@ async function run(argv: string[]): Promise<number> {
       const failed = await classifyLines(process.stdin, process.stdout, config, labels);
       return failed > 0 ? 1 : 0;
     }
+    case 'bundles':
+      return runBundlesCli(rest, { stdout: process.stdout, stderr: process.stderr });
     case 'demo': {
       const { values } = parseArgs({ args: rest, options: { port: { type: 'string' }, config: { type: 'string' } } });
       const configPath = values.config ?? join(packageRoot, 'examples', 'demo.yaml');

@@ -18,12 +18,30 @@ export interface LoadedConfig {
    * store URLs). A snapshot, so nothing below the loader reads process.env.
    */
   readonly gatewayEnv: Readonly<Record<string, string>>;
-  /** Reads the same file again, with the same overrides and environment source (reload). */
+  /** Reads the same file again, with the same overrides (overlay included) and environment source (reload). */
   reread(): LoadedConfig;
+  /**
+   * The same text this config was parsed from, with `overlay` in place of the one it
+   * had (undefined: none). Nothing is re-read from disk, so only the overlay changes.
+   */
+  withOverlay(overlay: ConfigOverlay | undefined): LoadedConfig;
+}
+
+/**
+ * Parts of the config that come from elsewhere (a verified federation bundle) and
+ * take the place of the file's, before validation: the merged whole is validated as
+ * one config, so an overlay that does not fit the file is refused like a bad file.
+ */
+export interface ConfigOverlay {
+  /** Section → keys that replace the same keys of that section; the section's other keys stay the file's. */
+  readonly merge?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** Section → a value that replaces the whole section. */
+  readonly replace?: Readonly<Record<string, unknown>>;
 }
 
 export interface LoadOverrides {
   port?: number;
+  overlay?: ConfigOverlay | undefined;
 }
 
 /** A config that failed validation. Each message is `path: reason`. */
@@ -72,6 +90,7 @@ export function loadConfigText(
     secrets,
     gatewayEnv: Object.freeze(gatewayEnv),
     reread: () => loadConfig(path, overrides, env),
+    withOverlay: (overlay: ConfigOverlay | undefined) => loadConfigText(text, path, { ...overrides, overlay }, env),
   });
 }
 
@@ -92,7 +111,8 @@ export function parseConfig(text: string, file = '<config>', overrides: LoadOver
     throw new ConfigError(file, doc.errors.map((e) => `yaml: ${e.message.split('\n')[0] ?? e.message}`));
   }
   const raw: unknown = doc.toJS({ maxAliasCount: 100 });
-  const result = configSchema.safeParse(raw ?? {}, { reportInput: true });
+  const input = overrides.overlay === undefined ? (raw ?? {}) : applyOverlay(raw ?? {}, overrides.overlay);
+  const result = configSchema.safeParse(input, { reportInput: true });
   if (!result.success) throw new ConfigError(file, formatIssues(result.error.issues));
   const config = result.data;
   // Checks that span sections, which no single section's schema can see.
@@ -103,6 +123,21 @@ export function parseConfig(text: string, file = '<config>', overrides: LoadOver
   if (problems.length > 0) throw new ConfigError(file, problems);
   if (overrides.port !== undefined) config.server.port = overrides.port;
   return deepFreeze(config);
+}
+
+/** The file's parsed YAML with the overlay's sections in place; the file's own value is not modified. */
+function applyOverlay(raw: unknown, overlay: ConfigOverlay): unknown {
+  // Not a mapping: leave it for the schema to report.
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const out: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  for (const [section, keys] of Object.entries(overlay.merge ?? {})) {
+    const current = out[section];
+    if (current === undefined || current === null) out[section] = { ...keys };
+    else if (typeof current === 'object' && !Array.isArray(current)) out[section] = { ...(current as Record<string, unknown>), ...keys };
+    // Otherwise the file's section is malformed; it stays, and the schema says so.
+  }
+  for (const [section, value] of Object.entries(overlay.replace ?? {})) out[section] = value;
+  return out;
 }
 
 function deepFreeze<T>(value: T): T {

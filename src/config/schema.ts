@@ -5,6 +5,7 @@ export { refOutsideSource, secretRef } from './secret-ref.js';
 import { classifierConfigSchema } from '../classify/config.js';
 import { federationSchema, peerIdProblems } from '../federation/config.js';
 import { CAPABILITIES, PROTOCOLS, TIERS } from '../domain/tier.js';
+import { bundlesSchema } from '../federation/bundles/config.js';
 import { authSchema } from '../identity/config.js';
 import { limitsSchema } from '../identity/limits/config.js';
 import { policySchema } from '../policy/schema.js';
@@ -173,6 +174,8 @@ export const configSchema = z
     routing: routingSchema.prefault({}),
     /** Peer deployments: mTLS listener, client identity, allowed operations, rate limits. See docs/federation.md. */
     federation: federationSchema.prefault({}),
+    /** Signed dictionaries and policy shared between deployments. See docs/bundles.md. */
+    bundles: bundlesSchema.prefault({}),
     backends: z.array(backend).min(1),
   })
   .superRefine((c, ctx) => {
