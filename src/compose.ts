@@ -1,3 +1,9 @@
+import { GatewayError } from './domain/errors.js';
+import type { JsonValue } from './domain/json.js';
+import { createFederation, type Federation } from './federation/peers/index.js';
+import { createBundles } from './federation/bundles/setup.js';
+import { bundleOverlay } from './federation/bundles/format.js';
+import type { BundleStatus } from './federation/bundles/subscriber.js';
 import { createClassifier } from './classify/classifier.js';
 import { ConfigError, type ConfigOverlay, type LoadedConfig } from './config/loader.js';
 import type { Config } from './config/schema.js';
@@ -67,6 +73,12 @@ export interface Gateway {
    * reloads keep it.
    */
   applyOverlay(overlay: ConfigOverlay): Promise<ReloadResult>;
+  /** The peer transport; inert when `federation:` configures no listener and no peers. */
+  readonly federation: Federation;
+  /** The bundle subscriber's state, when this deployment subscribes. */
+  bundles(): BundleStatus | undefined;
+  /** Starts what listens or polls besides the HTTP server: the peer listener, peer pings, bundle pulls. */
+  start(): Promise<void>;
   /** Closes upstream pools and stores of every generation. Call after the HTTP server has drained. */
   closeResources(): Promise<void>;
 }
@@ -78,7 +90,48 @@ export interface ComposeOptions {
 /** The one place that constructs adapters and services. Nothing here listens yet. */
 export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(loaded.config.logging.level);
-  const live = new Live(await composeServices(loaded, logger));
+  const start = loaded.config;
+  if (start.federation.peers.length > 0 && !start.audit.enabled) {
+    throw new ConfigError(loaded.path, ['federation.peers: federation needs the audit trail (audit.enabled: true): every peer call is audited on both sides']);
+  }
+  const resolveSecret = (ref: string): string => resolveGatewaySecret(ref, loaded.gatewayEnv, start.secrets).reveal();
+  // Federation lives across reloads: its listener binds once. It reads the serving generation when called.
+  let current: Live | undefined;
+  const serving = (): Services => {
+    if (current === undefined) throw new GatewayError('peer_unavailable', 'The gateway is starting.');
+    return current.current;
+  };
+  const federation = createFederation(start.federation, {
+    deploymentId: start.deployment.id,
+    zone: start.deployment.zone,
+    authenticate: (headers) => serving().authenticator.authenticate(headers),
+    audit: {
+      append: (event) => {
+        const audit = serving().audit;
+        if (audit === undefined) throw new Error('the audit trail is not enabled');
+        return audit.append(event);
+      },
+    },
+    logger,
+    resolveSecret,
+  });
+  const live = new Live(await composeServices(loaded, logger, federation));
+  current = live;
+  for (const operation of ['bases.list', 'bases.search', 'bases.retrieve', 'bases.move'] as const) {
+    federation.handle(operation, (call) => {
+      const handler = serving().bases?.peerHandlers()[operation];
+      if (handler === undefined) throw new GatewayError('not_found', 'This deployment has no Bases.');
+      return handler(call);
+    });
+  }
+  federation.handle('models', async (call) => {
+    if (call.principal === undefined) throw new GatewayError('authentication_failed', 'Listing models runs as an end user.');
+    const models = serving().pipeline.models(call.principal, undefined);
+    return {
+      body: { models: models.map((m) => ({ id: m.id, kind: m.kind, capability: m.capability, tier: m.tier, region: m.region, contextWindow: m.contextWindow })) },
+      audit: { models: models.length },
+    };
+  });
   const retired = new Set<Services>();
   // What the next reload re-reads: the file, with the overlay last applied.
   let base = loaded;
@@ -93,7 +146,7 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
     }
     let services: Services;
     try {
-      services = await composeServices(next, logger);
+      services = await composeServices(next, logger, federation);
     } catch (err) {
       // A config that validates but cannot be built (a missing secret, a store that is down) changes nothing either.
       const reason = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0] ?? ''}` : 'could not build';
@@ -122,6 +175,30 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
   };
   const reload = (): Promise<ReloadResult> => serialized(() => base.reread(), 'config reloaded');
   const applyOverlay = (overlay: ConfigOverlay): Promise<ReloadResult> => serialized(() => base.withOverlay(overlay), 'config overlay applied');
+  const subscribeFrom = start.bundles.subscribe?.from;
+  const bundles = createBundles(start.bundles, {
+    deploymentId: start.deployment.id,
+    resolveSecret,
+    source: () => live.current.config,
+    fetch: async () => {
+      if (subscribeFrom === undefined) throw new Error('no bundle source');
+      const result = await federation.client.call(subscribeFrom, 'bundles.pull', {}, { actor: 'system' });
+      if (!result.ok) throw new Error(`peer ${subscribeFrom} answered ${result.status} (${result.code})`);
+      return result.body;
+    },
+    apply: (content) => applyOverlay(bundleOverlay(content)),
+    append: async (event) => live.current.audit?.append(event),
+    logger,
+  });
+  const { publisher, subscriber } = bundles;
+  if (publisher !== undefined) {
+    federation.handle('bundles.pull', async () => {
+      const bundle = await publisher.handlePull();
+      return { body: bundle as unknown as JsonValue, audit: { version: bundle.version } };
+    });
+  }
+  // The last verified bundle is back in force before the first request is served.
+  await subscriber?.restore();
   const http = createHttpServer({ live, logger, bodyLimitBytes: loaded.config.server.bodyLimitBytes, reload });
   return {
     config: loaded.config,
@@ -130,13 +207,21 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
     live,
     reload,
     applyOverlay,
+    federation,
+    bundles: () => subscriber?.status(),
+    start: async () => {
+      await federation.start();
+      subscriber?.start();
+    },
     closeResources: async () => {
+      await subscriber?.stop();
+      await federation.close();
       await Promise.allSettled([live.current.close(), ...[...retired].map((s) => s.close())]);
     },
   };
 }
 
-async function composeServices(loaded: LoadedConfig, logger: Logger): Promise<Services> {
+async function composeServices(loaded: LoadedConfig, logger: Logger, federation: Federation): Promise<Services> {
   const { config } = loaded;
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {

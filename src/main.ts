@@ -14,6 +14,7 @@ export async function listen(gateway: Gateway): Promise<RunningGateway> {
   const { app } = gateway.http;
   const { host, port, drainTimeoutMs } = gateway.config.server;
   await app.listen({ host, port });
+  await gateway.start();
   const address = app.server.address();
   const bound = typeof address === 'object' && address !== null ? address.port : port;
   let closing: Promise<void> | undefined;
