@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { TIERS, type Tier } from '../domain/tier.js';
+import { basesLevelProblems } from '../federation/bases/config.js';
 import { policyLevelProblems } from '../policy/schema.js';
 import { ModelCatalog } from '../route/catalog.js';
 import { routingProblems } from '../route/config.js';
@@ -99,6 +100,7 @@ export function parseConfig(text: string, file = '<config>', overrides: LoadOver
   const problems = [
     ...policyLevelProblems(config.policy, config.classification.levels).map((p) => `${formatPath(['policy', ...p.path])}: ${p.message}`),
     ...routingProblems(config.routing, new ModelCatalog(config)),
+    ...basesLevelProblems(config.bases, config.classification.levels).map((p) => `${formatPath(['bases', ...p.path])}: ${p.message}`),
   ];
   if (problems.length > 0) throw new ConfigError(file, problems);
   if (overrides.port !== undefined) config.server.port = overrides.port;

@@ -4,6 +4,7 @@ import { refOutsideSource, secretRef } from './secret-ref.js';
 export { refOutsideSource, secretRef } from './secret-ref.js';
 import { classifierConfigSchema } from '../classify/config.js';
 import { CAPABILITIES, PROTOCOLS, TIERS } from '../domain/tier.js';
+import { basesConfigSchema } from '../federation/bases/config.js';
 import { authSchema } from '../identity/config.js';
 import { limitsSchema } from '../identity/limits/config.js';
 import { policySchema } from '../policy/schema.js';
@@ -170,6 +171,8 @@ export const configSchema = z
     alerts: alertsConfigSchema.prefault({}),
     /** How the router chooses among eligible backends, retries and falls back. */
     routing: routingSchema.prefault({}),
+    /** Knowledge Bases homed in this deployment. See docs/bases.md. */
+    bases: basesConfigSchema.prefault({}),
     backends: z.array(backend).min(1),
   })
   .superRefine((c, ctx) => {

@@ -26,6 +26,14 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   capacity_exhausted: 'server_error',
   pseudonymization_unavailable: 'server_error',
   upstream_timeout: 'server_error',
+  base_not_found: 'invalid_request_error',
+  document_not_found: 'invalid_request_error',
+  move_not_found: 'invalid_request_error',
+  document_too_large: 'invalid_request_error',
+  invalid_document: 'invalid_request_error',
+  document_too_sensitive: 'invalid_request_error',
+  document_not_local: 'permission_error',
+  move_conflict: 'invalid_request_error',
 };
 
 /** Anthropic's error `type` for each of our codes. */
@@ -54,6 +62,14 @@ const ANTHROPIC_TYPE: Record<ErrorCode, string> = {
   capacity_exhausted: 'overloaded_error',
   pseudonymization_unavailable: 'overloaded_error',
   upstream_timeout: 'timeout_error',
+  base_not_found: 'not_found_error',
+  document_not_found: 'not_found_error',
+  move_not_found: 'not_found_error',
+  document_too_large: 'request_too_large',
+  invalid_document: 'invalid_request_error',
+  document_too_sensitive: 'invalid_request_error',
+  document_not_local: 'permission_error',
+  move_conflict: 'invalid_request_error',
 };
 
 export type WireProtocol = 'openai' | 'anthropic';
