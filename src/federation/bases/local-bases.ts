@@ -1,5 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Classifier } from '../../classify/classifier.js';
+import type { ClassifierConfig } from '../../classify/config.js';
+import { buildLevelTable, decideLevel, type LevelTable } from '../../classify/levels.js';
+import type { Finding } from '../../classify/types.js';
 import type { JsonValue } from '../../domain/json.js';
 import { GatewayError } from '../../domain/errors.js';
 import type { Principal } from '../../domain/principal.js';
@@ -45,8 +48,8 @@ export interface LocalBasesOptions {
   readonly store: BaseStore;
   readonly authorizer: Authorizer;
   readonly classifier: Classifier;
-  /** Entity → level rank (the classifier's level table). */
-  readonly entityLevel: (entity: string) => number;
+  /** The classifier's config: entity levels and combination rules, applied across a whole document. */
+  readonly classification: ClassifierConfig;
   /** Every ingest, search, fetch and move step is appended here. */
   readonly audit?: AuditLog | undefined;
   readonly embed?: EmbedFn | undefined;
@@ -69,6 +72,7 @@ export class LocalBases implements BasesApi {
   readonly #o: LocalBasesOptions;
   readonly #defs: ReadonlyMap<string, BaseDefinition>;
   readonly #guard: SnippetGuard;
+  readonly #table: LevelTable;
   readonly #snippetRank: number;
   readonly #now: () => number;
 
@@ -76,7 +80,8 @@ export class LocalBases implements BasesApi {
     this.#o = options;
     this.#defs = new Map(options.config.definitions.map((d) => [d.id, d]));
     const levels = options.classifier.levels;
-    this.#guard = { classify: (t) => options.classifier.classify(t, 'snippet'), levelOf: options.entityLevel, levels };
+    this.#table = buildLevelTable(options.classification);
+    this.#guard = { classify: (t) => options.classifier.classify(t, 'snippet'), levelOf: (e) => this.#table.levelOf(e), levels };
     this.#snippetRank = options.config.snippetLevel === undefined ? Math.max(0, levels.length - 2) : this.#rank(options.config.snippetLevel);
     this.#now = options.now ?? Date.now;
   }
@@ -372,12 +377,20 @@ export class LocalBases implements BasesApi {
     return out;
   }
 
+  /**
+   * The document's level: chunks are classified one by one (each within the
+   * classifier's per-text budget), then the combination rules run over the
+   * findings of the whole document, so a name on page 1 and a diagnosis on page 9
+   * still make it regulated. A failed chunk makes the document the highest level.
+   */
   #classifyChunks(chunks: readonly Chunk[]): { level: string; rank: number; findings: Record<string, number> } {
     const levels = this.#o.classifier.levels;
     let rank = 0;
-    const findings: Record<string, number> = {};
+    const all: Finding[] = [];
+    // Chunks overlap; a finding seen in two chunks is counted once, by its place in the document.
+    const seen = new Set<string>();
     for (const c of chunks) {
-      let classification: ReturnType<Classifier["classify"]>;
+      let classification: ReturnType<Classifier['classify']>;
       try {
         classification = this.#o.classifier.classify(c.text, `chunks[${c.index}]`);
       } catch {
@@ -385,8 +398,16 @@ export class LocalBases implements BasesApi {
         continue;
       }
       rank = Math.max(rank, this.#rank(classification.level));
-      for (const f of classification.findings) findings[f.entity] = (findings[f.entity] ?? 0) + 1;
+      for (const f of classification.findings) {
+        const key = `${f.entity}:${c.start + f.start}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        all.push(f);
+      }
     }
+    rank = Math.max(rank, decideLevel(all, this.#o.classification, this.#table).level);
+    const findings: Record<string, number> = {};
+    for (const f of all) findings[f.entity] = (findings[f.entity] ?? 0) + 1;
     return { level: levels[rank] ?? (levels[levels.length - 1] as string), rank, findings };
   }
 
@@ -466,5 +487,5 @@ function slug(title: string, sha256: string): string {
 }
 
 function round(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
+  return Number(x.toPrecision(6));
 }

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClassifier } from '../../../src/classify/classifier.js';
 import { classifierConfigSchema } from '../../../src/classify/config.js';
-import { buildLevelTable } from '../../../src/classify/levels.js';
 import { ANONYMOUS, type Principal } from '../../../src/domain/principal.js';
 import type { Caller, MoveTransport } from '../../../src/federation/bases/api.js';
 import { basesConfigSchema, type BasesConfigInput } from '../../../src/federation/bases/config.js';
@@ -76,7 +75,7 @@ export async function localBases(options: {
     store,
     authorizer: new Authorizer(authSchema.parse({ roles: ROLES }).roles),
     classifier: createClassifier(classification),
-    entityLevel: buildLevelTable(classification).levelOf,
+    classification,
     audit,
     transport: options.transport,
     embed: options.embed,
