@@ -100,11 +100,19 @@ export function parseConfig(text: string, file = '<config>', overrides: LoadOver
   const problems = [
     ...policyLevelProblems(config.policy, config.classification.levels).map((p) => `${formatPath(['policy', ...p.path])}: ${p.message}`),
     ...routingProblems(config.routing, new ModelCatalog(config)),
+    ...basesEmbeddingProblems(config),
     ...basesLevelProblems(config.bases, config.classification.levels).map((p) => `${formatPath(['bases', ...p.path])}: ${p.message}`),
   ];
   if (problems.length > 0) throw new ConfigError(file, problems);
   if (overrides.port !== undefined) config.server.port = overrides.port;
   return deepFreeze(config);
+}
+
+function basesEmbeddingProblems(config: Config): string[] {
+  const model = config.bases.embeddings?.model;
+  if (model === undefined) return [];
+  const entries = new ModelCatalog(config).find(model) ?? [];
+  return entries.some((e) => e.kind === 'embedding') ? [] : [`bases.embeddings.model: "${model}" is not an embedding model of any backend`];
 }
 
 function deepFreeze<T>(value: T): T {
