@@ -8,7 +8,7 @@ import { GatewayError } from '../../../src/domain/errors.js';
 const LIMITS = { maxBytes: 1_000_000, maxPdfPages: 10 };
 
 /** A real PDF with one text line per page, written by pdf-lib. */
-export async function makePdf(pages: readonly string[]): Promise<Uint8Array> {
+async function makePdf(pages: readonly string[]): Promise<Uint8Array> {
   const pdf = await PDFDocument.create();
   const font = await pdf.embedFont(StandardFonts.Helvetica);
   for (const line of pages) {
