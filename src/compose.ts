@@ -30,6 +30,9 @@ import { createRecorder, startRetention } from './record/recorder.js';
 import { RequestRecords } from './record/request-records.js';
 import { loadTokenEstimator } from './record/tokens.js';
 import { isVirtualModel } from './route/virtual.js';
+import { embedThroughGateway } from './federation/bases/embed.js';
+import { LocalBases } from './federation/bases/local-bases.js';
+import { openBaseStore } from './federation/bases/open-store.js';
 
 /**
  * Everything built from one config: what a reload replaces as a whole. A request
@@ -314,6 +317,23 @@ async function composeServices(loaded: LoadedConfig, logger: Logger, federation:
       },
       await loadTokenEstimator(),
     );
+    // Bases homed here; no store is opened (no file created) when none are defined.
+    let bases: LocalBases | undefined;
+    if (config.bases.definitions.length > 0) {
+      const store = await openBaseStore(config.bases.store, resolveSecret);
+      closers.push(() => store.close());
+      const embedModel = config.bases.embeddings?.model;
+      bases = new LocalBases({
+        deployment: config.deployment,
+        config: config.bases,
+        store,
+        authorizer: identity.authorizer,
+        classifier,
+        classification: config.classification,
+        audit: stores?.audit,
+        embed: embedModel === undefined ? undefined : embedThroughGateway(pipeline, records, embedModel),
+      });
+    }
     const loadedAt = new Date().toISOString();
     return {
       config,
@@ -324,6 +344,7 @@ async function composeServices(loaded: LoadedConfig, logger: Logger, federation:
       authorizer: identity.authorizer,
       keys: identity.keys,
       audit: stores?.audit,
+      bases,
       metrics: () => metrics.render(),
       health: () => ({
         loadedAt,

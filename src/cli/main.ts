@@ -12,6 +12,7 @@ import { openKeyService } from '../identity/setup.js';
 import { ModelCatalog } from '../route/catalog.js';
 import { runAuditCli } from './audit.js';
 import { runBundlesCli } from './bundles.js';
+import { runBasesCli } from './bases.js';
 import { classifyLines } from './classify.js';
 import { keysCommand } from './keys.js';
 import { runReportCli } from './report.js';
@@ -33,6 +34,7 @@ Usage:
   perimeter report   residency|usage|tiers|cost --config F  reports from the decision records
   perimeter classify [--config F] [--sensitivity LEVEL]   JSONL {"text"} or chat requests on stdin → JSONL findings
   perimeter bundles  keygen|sign|verify                   signed dictionary and policy bundles (docs/bundles.md)
+  perimeter bases    ingest|search [--url URL] ...          add documents to a Base, search Bases (key from PERIMETER_API_KEY)
   perimeter demo     [--port N]                           simulated tiers + gateway on examples/demo.yaml
 `;
 
@@ -137,6 +139,9 @@ async function run(argv: string[]): Promise<number> {
       if (command === 'audit') return runAuditCli(args, ctx);
       return runReportCli(args, { ...ctx, cost: config.cost, catalog: new ModelCatalog(config).entries, levels: config.classification.levels });
     }
+    case 'bases':
+      // A client of a running gateway; the key comes from the environment, never from argv (ps would show it).
+      return runBasesCli(rest, { stdout: process.stdout, stderr: process.stderr, apiKey: process.env.PERIMETER_API_KEY });
     case 'classify': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, sensitivity: { type: 'string' } } });
       const config = values.config === undefined ? {} : loadConfig(values.config).config.classification;

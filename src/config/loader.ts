@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { TIERS, type Tier } from '../domain/tier.js';
+import { basesLevelProblems } from '../federation/bases/config.js';
 import { policyLevelProblems } from '../policy/schema.js';
 import { ModelCatalog } from '../route/catalog.js';
 import { routingProblems } from '../route/config.js';
@@ -119,6 +120,8 @@ export function parseConfig(text: string, file = '<config>', overrides: LoadOver
   const problems = [
     ...policyLevelProblems(config.policy, config.classification.levels).map((p) => `${formatPath(['policy', ...p.path])}: ${p.message}`),
     ...routingProblems(config.routing, new ModelCatalog(config)),
+    ...basesEmbeddingProblems(config),
+    ...basesLevelProblems(config.bases, config.classification.levels).map((p) => `${formatPath(['bases', ...p.path])}: ${p.message}`),
   ];
   if (problems.length > 0) throw new ConfigError(file, problems);
   if (overrides.port !== undefined) config.server.port = overrides.port;
@@ -138,6 +141,13 @@ function applyOverlay(raw: unknown, overlay: ConfigOverlay): unknown {
   }
   for (const [section, value] of Object.entries(overlay.replace ?? {})) out[section] = value;
   return out;
+}
+
+function basesEmbeddingProblems(config: Config): string[] {
+  const model = config.bases.embeddings?.model;
+  if (model === undefined) return [];
+  const entries = new ModelCatalog(config).find(model) ?? [];
+  return entries.some((e) => e.kind === 'embedding') ? [] : [`bases.embeddings.model: "${model}" is not an embedding model of any backend`];
 }
 
 function deepFreeze<T>(value: T): T {

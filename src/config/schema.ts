@@ -6,6 +6,7 @@ import { classifierConfigSchema } from '../classify/config.js';
 import { federationSchema, peerIdProblems } from '../federation/config.js';
 import { CAPABILITIES, PROTOCOLS, TIERS } from '../domain/tier.js';
 import { bundlesSchema } from '../federation/bundles/config.js';
+import { basesConfigSchema } from '../federation/bases/config.js';
 import { authSchema } from '../identity/config.js';
 import { limitsSchema } from '../identity/limits/config.js';
 import { policySchema } from '../policy/schema.js';
@@ -176,6 +177,8 @@ export const configSchema = z
     federation: federationSchema.prefault({}),
     /** Signed dictionaries and policy shared between deployments. See docs/bundles.md. */
     bundles: bundlesSchema.prefault({}),
+    /** Knowledge Bases homed in this deployment. See docs/bases.md. */
+    bases: basesConfigSchema.prefault({}),
     backends: z.array(backend).min(1),
   })
   .superRefine((c, ctx) => {

@@ -45,6 +45,20 @@ export const ERROR_STATUS = {
   /** The policy wants values pseudonymised before this tier, and that cannot be done. */
   pseudonymization_unavailable: 503,
   upstream_timeout: 504,
+  /** A Base that does not exist or that the caller may not see (the two are not told apart). */
+  base_not_found: 404,
+  document_not_found: 404,
+  move_not_found: 404,
+  /** A document larger than bases.maxDocumentBytes, or a PDF with too many pages. */
+  document_too_large: 413,
+  /** A document that cannot be read: unsupported type, unreadable PDF, no text. */
+  invalid_document: 422,
+  /** The document's classified level is above its Base's level. */
+  document_too_sensitive: 422,
+  /** Full documents are only served in their home deployment. */
+  document_not_local: 403,
+  /** A move that is not in the state the step needs (already approved, rejected, done). */
+  move_conflict: 409,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

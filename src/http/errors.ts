@@ -31,6 +31,14 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   peer_rate_limited: 'rate_limit_error',
   peer_unavailable: 'server_error',
   peer_error: 'server_error',
+  base_not_found: 'invalid_request_error',
+  document_not_found: 'invalid_request_error',
+  move_not_found: 'invalid_request_error',
+  document_too_large: 'invalid_request_error',
+  invalid_document: 'invalid_request_error',
+  document_too_sensitive: 'invalid_request_error',
+  document_not_local: 'permission_error',
+  move_conflict: 'invalid_request_error',
 };
 
 /** Anthropic's error `type` for each of our codes. */
@@ -64,6 +72,14 @@ const ANTHROPIC_TYPE: Record<ErrorCode, string> = {
   peer_rate_limited: 'rate_limit_error',
   peer_unavailable: 'overloaded_error',
   peer_error: 'api_error',
+  base_not_found: 'not_found_error',
+  document_not_found: 'not_found_error',
+  move_not_found: 'not_found_error',
+  document_too_large: 'request_too_large',
+  invalid_document: 'invalid_request_error',
+  document_too_sensitive: 'invalid_request_error',
+  document_not_local: 'permission_error',
+  move_conflict: 'invalid_request_error',
 };
 
 export type WireProtocol = 'openai' | 'anthropic';

@@ -20,6 +20,8 @@ import { errorBody, fromFrameworkError } from './errors.js';
 import { modelsToOpenAI } from './openai/mapper.js';
 import { registerOpenAIRoutes } from './openai/routes.js';
 import { registerPerimeterRoutes } from './perimeter/routes.js';
+import type { BasesApi } from '../federation/bases/api.js';
+import { registerBasesRoutes } from './bases/routes.js';
 
 /** What the HTTP layer needs from one generation of services (see compose's Live). */
 export interface HttpServices {
@@ -30,6 +32,8 @@ export interface HttpServices {
   readonly records: RequestRecords;
   /** The hash-chained audit trail, when records are enabled. */
   readonly audit: AuditLog | undefined;
+  /** Knowledge Bases (/v1/bases); undefined when none are configured. */
+  readonly bases: BasesApi | undefined;
   /** Prometheus exposition for GET /metrics. */
   metrics(): Promise<{ contentType: string; body: string }>;
   /** For GET /admin/health: ids, states and counts only. */
@@ -95,6 +99,7 @@ export function createHttpServer(options: HttpOptions): HttpServer {
   registerOpenAIRoutes(app);
   registerAnthropicRoutes(app);
   registerPerimeterRoutes(app);
+  registerBasesRoutes(app);
   registerAdminRoutes(app, options.reload);
   registerDashboardRoutes(app);
 

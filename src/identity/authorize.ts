@@ -89,6 +89,21 @@ export class Authorizer {
     }
   }
 
+  /** Whether some role lets the principal query this Base (the Base's own access list is checked by Bases). */
+  mayReadBase(principal: Principal, base: string): boolean {
+    return this.#rolesOf(principal).some((r) => allows(r.bases, base));
+  }
+
+  /** Ingest into, and request moves out of, this Base. */
+  mayWriteBase(principal: Principal, base: string): boolean {
+    return this.#rolesOf(principal).some((r) => allows(r.basesWrite, base));
+  }
+
+  /** Approve or reject document moves between deployments. */
+  mayApproveMoves(principal: Principal): boolean {
+    return this.#rolesOf(principal).some((r) => r.mayApproveMoves);
+  }
+
   /** /admin/*: read for viewers and admins, write for admins only. */
   authorizeAdmin(principal: Principal, access: AdminAccess): void {
     const ok = this.#rolesOf(principal).some((r) => r.admin === 'write' || (access === 'read' && r.admin === 'read'));

@@ -28,6 +28,10 @@ export const roleSchema = z.strictObject({
   workloads: allowList,
   /** Knowledge Bases (issue 9) this role may query. */
   bases: allowList,
+  /** Bases this role may ingest into and request moves from (also needs read access to the Base). */
+  basesWrite: allowList,
+  /** May approve or reject a move of documents between deployments (never one's own request). */
+  mayApproveMoves: z.boolean().default(false),
   /** Access to /admin/*: read (viewer) or write (admin); none by default. */
   admin: z.enum(['none', 'read', 'write']).default('none'),
   /** May lower the classifier's level with a caller label (x-perimeter-sensitivity). */
@@ -36,9 +40,9 @@ export const roleSchema = z.strictObject({
 
 /** Built in so a fresh install has an admin for the admin API and a viewer for the UI. */
 export const DEFAULT_ROLES = {
-  admin: { models: ['*'], tiers: ['*'], workloads: ['*'], bases: ['*'], admin: 'write', mayLowerSensitivity: false },
-  viewer: { models: [], tiers: [], workloads: [], bases: [], admin: 'read', mayLowerSensitivity: false },
-  user: { models: ['*'], tiers: ['*'], workloads: ['*'], bases: ['*'], admin: 'none', mayLowerSensitivity: false },
+  admin: { models: ['*'], tiers: ['*'], workloads: ['*'], bases: ['*'], basesWrite: ['*'], mayApproveMoves: true, admin: 'write', mayLowerSensitivity: false },
+  viewer: { models: [], tiers: [], workloads: [], bases: [], basesWrite: [], mayApproveMoves: false, admin: 'read', mayLowerSensitivity: false },
+  user: { models: ['*'], tiers: ['*'], workloads: ['*'], bases: ['*'], basesWrite: [], mayApproveMoves: false, admin: 'none', mayLowerSensitivity: false },
 } as const satisfies Record<string, z.input<typeof roleSchema>>;
 
 

@@ -4,7 +4,7 @@ import { canonicalJson } from '../policy/version.js';
 import type { DecisionRecord } from './decision-record.js';
 
 /** What the audit trail covers. */
-export const AUDIT_KINDS = ['decision', 'admin', 'key', 'policy', 'federation'] as const;
+export const AUDIT_KINDS = ['decision', 'admin', 'key', 'policy', 'federation', 'bases'] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
 /** An event to append. Like records, it holds ids, codes and counts, never request content. */

@@ -21,7 +21,8 @@ const sqliteStore = z.strictObject({
   path: z.string().min(1).default('perimeter-records.db'),
 });
 
-const postgresStore = z
+/** Also used by the bases: section, so both stores take a Postgres URL the same way. */
+export const postgresStoreSchema = z
   .strictObject({
     kind: z.literal('postgres'),
     /** A URL without a password (trust, peer or certificate auth). */
@@ -54,7 +55,7 @@ const postgresStore = z
     }
   });
 
-const storeSchema = z.discriminatedUnion('kind', [sqliteStore, postgresStore]);
+const storeSchema = z.discriminatedUnion('kind', [sqliteStore, postgresStoreSchema]);
 
 const queueSchema = z.strictObject({
   /** Records held in memory per destination before the full behaviour applies. */
