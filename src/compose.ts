@@ -32,6 +32,9 @@ import { loadTokenEstimator } from './record/tokens.js';
 import { isVirtualModel } from './route/virtual.js';
 import { embedThroughGateway } from './federation/bases/embed.js';
 import { LocalBases } from './federation/bases/local-bases.js';
+import { FederatedBases, PeerMoveTransport } from './federation/federated-bases.js';
+import { basesRetrievalSource } from './federation/retrieval-source.js';
+import { fetchPeerModels } from './federation/peer-models.js';
 import { openBaseStore } from './federation/bases/open-store.js';
 
 /**
@@ -40,6 +43,7 @@ import { openBaseStore } from './federation/bases/open-store.js';
  */
 export interface Services extends HttpServices {
   readonly config: Config;
+  readonly bases: FederatedBases | undefined;
   readonly identity: Identity;
   close(): Promise<void>;
 }
@@ -118,7 +122,10 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
     logger,
     resolveSecret,
   });
-  const live = new Live(await composeServices(loaded, logger, federation));
+  // The subscriber is made after the first generation; health reads it when asked.
+  let subscriberRef: { status(): BundleStatus } | undefined;
+  const bundleStatus = (): BundleStatus | undefined => subscriberRef?.status();
+  const live = new Live(await composeServices(loaded, logger, federation, bundleStatus));
   current = live;
   for (const operation of ['bases.list', 'bases.search', 'bases.retrieve', 'bases.move'] as const) {
     federation.handle(operation, (call) => {
@@ -149,7 +156,7 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
     }
     let services: Services;
     try {
-      services = await composeServices(next, logger, federation);
+      services = await composeServices(next, logger, federation, bundleStatus);
     } catch (err) {
       // A config that validates but cannot be built (a missing secret, a store that is down) changes nothing either.
       const reason = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0] ?? ''}` : 'could not build';
@@ -194,6 +201,7 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
     logger,
   });
   const { publisher, subscriber } = bundles;
+  subscriberRef = subscriber;
   if (publisher !== undefined) {
     federation.handle('bundles.pull', async () => {
       const bundle = await publisher.handlePull();
@@ -224,7 +232,7 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
   };
 }
 
-async function composeServices(loaded: LoadedConfig, logger: Logger, federation: Federation): Promise<Services> {
+async function composeServices(loaded: LoadedConfig, logger: Logger, federation: Federation, bundleStatus: () => BundleStatus | undefined): Promise<Services> {
   const { config } = loaded;
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
@@ -255,7 +263,27 @@ async function composeServices(loaded: LoadedConfig, logger: Logger, federation:
     closers.push(() => vault.close());
     // The audit trail is opened with the records below; the hook reads it when it fires.
     let auditTrail: AuditLog | undefined;
+    // Bases are reachable when some are homed here or a peer lets us search or retrieve from its own.
+    const reachesBases =
+      config.bases.definitions.length > 0 || (['bases.list', 'bases.search', 'bases.retrieve'] as const).some((op) => federation.client.peersFor(op).length > 0);
+    const transport = new PeerMoveTransport(federation);
+    let federatedBases: FederatedBases | undefined;
+    const peerZones = new Map(config.federation.peers.map((p) => [p.id, p.zone]));
+    const retrieval = reachesBases
+      ? {
+          source: basesRetrievalSource(
+            () => {
+              if (federatedBases === undefined) throw new GatewayError('base_not_found', 'Bases are not ready.');
+              return federatedBases;
+            },
+            config.deployment,
+            (id) => peerZones.get(id),
+          ),
+          settings: { workloadBases: config.bases.rag.workloads, maxChunks: config.bases.rag.maxChunks },
+        }
+      : undefined;
     const pipeline = new Pipeline({
+      retrieval,
       providers,
       classify: new ClassifyStep(classifier),
       policy,
@@ -318,12 +346,13 @@ async function composeServices(loaded: LoadedConfig, logger: Logger, federation:
       await loadTokenEstimator(),
     );
     // Bases homed here; no store is opened (no file created) when none are defined.
-    let bases: LocalBases | undefined;
+    let local: LocalBases | undefined;
     if (config.bases.definitions.length > 0) {
       const store = await openBaseStore(config.bases.store, resolveSecret);
       closers.push(() => store.close());
       const embedModel = config.bases.embeddings?.model;
-      bases = new LocalBases({
+      local = new LocalBases({
+        transport,
         deployment: config.deployment,
         config: config.bases,
         store,
@@ -334,6 +363,22 @@ async function composeServices(loaded: LoadedConfig, logger: Logger, federation:
         embed: embedModel === undefined ? undefined : embedThroughGateway(pipeline, records, embedModel),
       });
     }
+    if (reachesBases) {
+      federatedBases = new FederatedBases({
+        deploymentId: config.deployment.id,
+        zone: config.deployment.zone,
+        local,
+        localIds: new Set(config.bases.definitions.map((d) => d.id)),
+        transport,
+        federation,
+        queryLevel: (text) => classifier.classify(text, 'query').level,
+        levels: classifier.levels,
+        maxQueryLevelToCloud: config.bases.federation.maxQueryLevelToCloud,
+        deadlineMs: config.bases.federation.deadlineMs,
+        snippetChars: config.bases.snippetChars,
+      });
+    }
+    const bases = federatedBases;
     const loadedAt = new Date().toISOString();
     return {
       config,
@@ -345,6 +390,8 @@ async function composeServices(loaded: LoadedConfig, logger: Logger, federation:
       keys: identity.keys,
       audit: stores?.audit,
       bases,
+      deploymentId: config.deployment.id,
+      peerModels: (who) => fetchPeerModels(federation, who, config.bases.federation.deadlineMs),
       metrics: () => metrics.render(),
       health: () => ({
         loadedAt,
@@ -352,6 +399,9 @@ async function composeServices(loaded: LoadedConfig, logger: Logger, federation:
         backends: router.health.snapshot(),
         capacity: router.capacity.snapshot(),
         recordQueues: recorder.stats(),
+        deployment: config.deployment,
+        peers: federation.directory.snapshot(),
+        bundles: bundleStatus(),
       }),
       policy: () => ({ version: policy.version, levels: classifier.levels, policy: config.policy }),
       dashboard: {

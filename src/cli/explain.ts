@@ -24,7 +24,7 @@ export async function explainFile(loaded: LoadedConfig, requestPath: string, opt
   const gateway = await compose(loaded, { logger: createLogger('silent') });
   try {
     const labels = [options.sensitivity, body.metadata?.perimeter_sensitivity].filter((l): l is string => l !== undefined).map((l) => l.trim().toLowerCase());
-    return gateway.live.current.pipeline.explainChat(
+    return await gateway.live.current.pipeline.explainChat(
       chatRequestFromOpenAI(body),
       newRequestContext({
         requestId: 'explain',

@@ -33,9 +33,11 @@ import type { FanOutResult, Federation, PeerCall, PeerHandlerResult } from './pe
 export interface FederatedBasesOptions {
   readonly deploymentId: string;
   readonly zone: 'on-prem' | 'cloud';
-  readonly local: LocalBases;
+  /** Undefined when no Base is homed here: this deployment then only reaches its peers' Bases. */
+  readonly local: LocalBases | undefined;
   /** Ids of the Bases homed here (whether or not a caller may see them). */
   readonly localIds: ReadonlySet<string>;
+  readonly transport: PeerMoveTransport;
   readonly federation: Federation;
   /** The level of a search query, from the real classifier; a query is content too. */
   readonly queryLevel: (text: string) => string;
@@ -104,28 +106,38 @@ const movePayload = z.strictObject({
   approvedBy: z.string().max(200),
 });
 
+/**
+ * Executes approved moves over the peer transport, as the approver: LocalBases calls
+ * send() from inside approveMove, and the approver's token rides along in async context.
+ */
+export class PeerMoveTransport implements MoveTransport {
+  readonly #federation: Federation;
+  readonly #approver = new AsyncLocalStorage<Caller>();
+
+  constructor(federation: Federation) {
+    this.#federation = federation;
+  }
+
+  runAs<T>(caller: Caller, fn: () => Promise<T>): Promise<T> {
+    return this.#approver.run(caller, fn);
+  }
+
+  async send(toDeployment: string, payload: MovePayload): Promise<void> {
+    const caller = this.#approver.getStore();
+    const result = await this.#federation.client.call(toDeployment, 'bases.move', payload as unknown as JsonValue, {
+      token: caller?.token,
+      correlationId: caller?.correlationId,
+      actor: caller?.principal.id ?? 'system',
+    });
+    if (!result.ok) throw new GatewayError('peer_error', `The move to ${toDeployment} failed: ${result.code}.`);
+  }
+}
+
 export class FederatedBases implements BasesApi {
   readonly #o: FederatedBasesOptions;
-  /** The approver's token, for the move call made inside LocalBases.approveMove. */
-  readonly #moveToken = new AsyncLocalStorage<Caller>();
 
   constructor(options: FederatedBasesOptions) {
     this.#o = options;
-  }
-
-  /** The transport LocalBases uses to execute an approved move: the peer's `bases.move`, as the approver. */
-  get moveTransport(): MoveTransport {
-    return {
-      send: async (toDeployment: string, payload: MovePayload): Promise<void> => {
-        const caller = this.#moveToken.getStore();
-        const result = await this.#o.federation.client.call(toDeployment, 'bases.move', payload as unknown as JsonValue, {
-          token: caller?.token,
-          correlationId: caller?.correlationId,
-          actor: caller?.principal.id ?? 'system',
-        });
-        if (!result.ok) throw new GatewayError('upstream_error', `The move to ${toDeployment} failed: ${result.code}.`);
-      },
-    };
   }
 
   async list(caller: Caller): Promise<BaseSummary[]> {
@@ -133,7 +145,7 @@ export class FederatedBases implements BasesApi {
   }
 
   async listWithStatus(caller: Caller): Promise<{ bases: BaseSummary[]; deployments: DeploymentStatus[] }> {
-    const local = await this.#o.local.list(caller);
+    const local = (await this.#o.local?.list(caller)) ?? [];
     const deployments: DeploymentStatus[] = [{ id: this.#o.deploymentId, status: 'ok' }];
     const bases = [...local];
     for (const r of await this.#fanOut(caller, 'bases.list', {}, deployments)) {
@@ -159,8 +171,9 @@ export class FederatedBases implements BasesApi {
     const remoteWanted = wanted?.filter((b) => !this.#o.localIds.has(b));
     const deployments: DeploymentStatus[] = [];
     const ranked: SearchHit[][] = [];
-    if (wanted === undefined || (localWanted !== undefined && localWanted.length > 0)) {
-      const local = await this.#o.local.search(caller, { ...request, limit, ...(localWanted === undefined ? {} : { bases: localWanted }) });
+    const here = this.#o.local;
+    if (here !== undefined && (wanted === undefined || (localWanted !== undefined && localWanted.length > 0))) {
+      const local = await here.search(caller, { ...request, limit, ...(localWanted === undefined ? {} : { bases: localWanted }) });
       ranked.push([...local.hits]);
       deployments.push({ id: this.#o.deploymentId, status: 'ok' });
     }
@@ -188,30 +201,31 @@ export class FederatedBases implements BasesApi {
 
   ingest(caller: Caller, input: IngestInput): Promise<IngestResult> {
     this.#homedHere(input.baseId, 'Documents are ingested in their Base\'s home deployment');
-    return this.#o.local.ingest(caller, input);
+    return this.#home().ingest(caller, input);
   }
 
   documents(caller: Caller, baseId: string): Promise<DocumentInfo[]> {
     this.#homedHere(baseId, 'Documents are listed in their Base\'s home deployment');
-    return this.#o.local.documents(caller, baseId);
+    return this.#home().documents(caller, baseId);
   }
 
   document(caller: Caller, baseId: string, documentId: string): Promise<FullDocument> {
     this.#homedHere(baseId, 'Full documents are served only in their home deployment');
-    return this.#o.local.document(caller, baseId, documentId);
+    return this.#home().document(caller, baseId, documentId);
   }
 
   requestMove(caller: Caller, m: MoveRequestInput): Promise<MoveInfo> {
     this.#homedHere(m.baseId, 'A move is requested in the document\'s home deployment');
-    return this.#o.local.requestMove(caller, m);
+    return this.#home().requestMove(caller, m);
   }
 
   approveMove(caller: Caller, moveId: string, approve: boolean): Promise<MoveInfo> {
-    return this.#moveToken.run(caller, () => this.#o.local.approveMove(caller, moveId, approve));
+    const home = this.#home();
+    return this.#o.transport.runAs(caller, () => home.approveMove(caller, moveId, approve));
   }
 
   moves(caller: Caller): Promise<MoveInfo[]> {
-    return this.#o.local.moves(caller);
+    return this.#home().moves(caller);
   }
 
   /** Handlers for what peers may call on us; registered on the federation listener. */
@@ -226,12 +240,12 @@ export class FederatedBases implements BasesApi {
       // Ids that are not ours are dropped, not refused: a fan-out asks every peer about every remote Base.
       const bases = parsed.data.bases?.filter((b) => this.#o.localIds.has(b));
       if (bases !== undefined && bases.length === 0) return { body: { hits: [] }, audit: { hits: 0 } };
-      const result = await this.#o.local.search(callerOf(call), { query: parsed.data.query, limit: parsed.data.limit, purpose, ...(bases === undefined ? {} : { bases }) });
+      const result = await this.#home().search(callerOf(call), { query: parsed.data.query, limit: parsed.data.limit, purpose, ...(bases === undefined ? {} : { bases }) });
       return { body: { hits: result.hits as unknown as JsonValue }, audit: { hits: result.hits.length, bases: [...new Set(result.hits.map((h) => h.baseId))] } };
     };
     return {
       'bases.list': async (call) => {
-        const bases = await this.#o.local.list(callerOf(call));
+        const bases = (await this.#o.local?.list(callerOf(call))) ?? [];
         return { body: { bases: bases as unknown as JsonValue }, audit: { bases: bases.length } };
       },
       'bases.search': search('search'),
@@ -243,10 +257,15 @@ export class FederatedBases implements BasesApi {
         if (parsed.data.fromDeployment !== call.peer.id) throw new GatewayError('forbidden', 'A move names the deployment that sends it.');
         const { source, ...doc } = parsed.data.document;
         const payload: MovePayload = { ...parsed.data, document: { ...doc, source } };
-        const info = await this.#o.local.receiveMove(call.peer.id, payload);
+        const info = await this.#home().receiveMove(call.peer.id, payload);
         return { body: { documentId: info.documentId, version: info.version, sha256: info.sha256 }, audit: { moveId: payload.moveId, base: info.baseId, documentId: info.documentId } };
       },
     };
+  }
+
+  #home(): LocalBases {
+    if (this.#o.local === undefined) throw new GatewayError('base_not_found', 'No Base is homed in this deployment.');
+    return this.#o.local;
   }
 
   #homedHere(baseId: string, why: string): void {

@@ -7,6 +7,7 @@ import { newRequestContext, type RequestContext } from '../pipeline/context.js';
 import type { HttpServices } from './server.js';
 import { startRequestTrace } from '../telemetry/tracing.js';
 import type { WireProtocol } from './errors.js';
+import { CORRELATION_ID } from '../federation/peers/types.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -39,10 +40,24 @@ export function createContext(request: FastifyRequest, reply: FastifyReply, body
     workloadHeader: workloadOf(request),
     preferLowLatency: request.headers['x-perimeter-latency'] === 'low',
     conversationHeader: headerValue(request, 'x-perimeter-conversation'),
+    federation: () => federationIdentity(request),
     trace: startRequestTrace(request.id, request.url.startsWith('/v1/embeddings') ? 'embeddings' : 'chat'),
   });
   request.perimeter = ctx;
   return ctx;
+}
+
+/**
+ * What a call to a peer deployment carries for this request: the caller's SSO token
+ * (an API key is this deployment's own secret and never leaves it) and a correlation id
+ * both sides audit under.
+ */
+export function federationIdentity(request: FastifyRequest): { token: string | undefined; correlationId: string } {
+  const header = request.headers['x-perimeter-correlation-id'];
+  const correlationId = typeof header === 'string' && CORRELATION_ID.test(header) ? header : request.id;
+  const auth = request.headers.authorization;
+  const token = request.principal?.kind === 'jwt' && typeof auth === 'string' && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, '').trim() : undefined;
+  return { token, correlationId };
 }
 
 export function workloadOf(request: FastifyRequest): string | undefined {

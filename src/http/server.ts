@@ -14,8 +14,9 @@ import { finishRecord, recordInfo } from './records.js';
 import { performance } from 'node:perf_hooks';
 import { modelsToAnthropic } from './anthropic/mapper.js';
 import { registerAnthropicRoutes } from './anthropic/routes.js';
-import { ANONYMOUS } from '../domain/principal.js';
-import { perimeterHeaders, protocolOf, requestIdFor, servicesOf, workloadOf } from './context.js';
+import { ANONYMOUS, type Principal } from '../domain/principal.js';
+import type { PeerModel } from '../federation/peer-models.js';
+import { federationIdentity, perimeterHeaders, protocolOf, requestIdFor, servicesOf, workloadOf } from './context.js';
 import { errorBody, fromFrameworkError } from './errors.js';
 import { modelsToOpenAI } from './openai/mapper.js';
 import { registerOpenAIRoutes } from './openai/routes.js';
@@ -39,6 +40,9 @@ export interface HttpServices {
   /** For GET /admin/health: ids, states and counts only. */
   health(): object;
   policy(): object;
+  readonly deploymentId: string;
+  /** Peer deployments' models for this user (federated catalogue); empty without federation. */
+  peerModels(who: { principal: Principal; token: string | undefined; correlationId: string }): Promise<readonly PeerModel[]>;
   /** Read-only views for the dashboard's /admin/stats and /admin/records endpoints. */
   readonly dashboard: DashboardSources;
 }
@@ -105,9 +109,14 @@ export function createHttpServer(options: HttpOptions): HttpServer {
 
   app.get('/v1/models', async (request, reply) => {
     reply.headers(perimeterHeaders(request.id, null));
-    const models = servicesOf(request).pipeline.models(request.principal ?? ANONYMOUS, workloadOf(request));
-    if (protocolOf(request) === 'anthropic') return modelsToAnthropic(models, new Date(startedAt * 1000).toISOString());
-    return modelsToOpenAI(models, startedAt);
+    const services = servicesOf(request);
+    const principal = request.principal ?? ANONYMOUS;
+    const models = services.pipeline.models(principal, workloadOf(request));
+    // ?scope=local leaves the peers out; by default their entries come too, marked with their deployment.
+    const query = request.query as { scope?: unknown } | undefined;
+    const peers = query?.scope === 'local' ? [] : await services.peerModels({ principal, ...federationIdentity(request) });
+    if (protocolOf(request) === 'anthropic') return modelsToAnthropic(models, new Date(startedAt * 1000).toISOString(), services.deploymentId, peers);
+    return modelsToOpenAI(models, startedAt, services.deploymentId, peers);
   });
 
   app.get('/metrics', async (_request, reply) => {

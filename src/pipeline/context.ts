@@ -4,6 +4,7 @@ import type { Tier } from '../domain/tier.js';
 import type { Decision } from '../policy/engine.js';
 import type { AttemptRecord } from '../route/runner.js';
 import type { RequestTrace } from '../telemetry/tracing.js';
+import type { RetrievalSummary } from './retrieve.js';
 
 /** Where a request went. Filled in by the pipeline as soon as a backend is chosen. */
 export interface RouteInfo {
@@ -45,6 +46,10 @@ export interface RequestContext {
   pseudonymized: boolean;
   /** The request's span; stages run as its children. Undefined where nothing traces (CLI). */
   readonly trace: RequestTrace | undefined;
+  /** The caller's SSO token and correlation id for calls to peer deployments; read only when one is made. */
+  readonly federation: () => { readonly token: string | undefined; readonly correlationId: string };
+  /** What retrieval from Bases added: the Bases' levels (labels), a tier limit, ids and counts. */
+  retrieval: { readonly labels: readonly string[]; readonly tiers: readonly Tier[] | undefined; readonly summary: RetrievalSummary } | undefined;
   /** The injection guard's verdict, when it ran. Rule ids only. */
   injection: { readonly verdict: string; readonly score: number; readonly signals: readonly string[] } | undefined;
 }
@@ -60,6 +65,7 @@ export interface ContextInit {
   preferLowLatency?: boolean;
   conversationHeader?: string | undefined;
   trace?: RequestTrace | undefined;
+  federation?: () => { token: string | undefined; correlationId: string };
 }
 
 export function newRequestContext(init: ContextInit): RequestContext {
@@ -78,6 +84,8 @@ export function newRequestContext(init: ContextInit): RequestContext {
     route: undefined,
     attempts: [],
     pseudonymized: false,
+    retrieval: undefined,
+    federation: init.federation ?? (() => ({ token: undefined, correlationId: init.requestId })),
     injection: undefined,
   };
 }

@@ -24,6 +24,7 @@ import type { Principal } from '../domain/principal.js';
 import type { PipelineStage } from '../telemetry/tracing.js';
 import type { ClassifyStep } from './classify-step.js';
 import type { RequestContext } from './context.js';
+import { retrieve, type RetrievalSettings, type RetrievalSource } from './retrieve.js';
 
 /** A request that has been classified, decided and planned, ready to run (or to explain). */
 export interface Routed {
@@ -71,6 +72,8 @@ export interface PipelineDeps {
   readonly injection: InjectionGuard;
   /** Called each time a trusted role lowers a request's level with a label; compose audits it. */
   readonly onSensitivityLowered: (ctx: RequestContext) => void;
+  /** Retrieval from Bases (RAG); absent when this deployment reaches no Bases. */
+  readonly retrieval?: { readonly source: RetrievalSource; readonly settings: RetrievalSettings } | undefined;
 }
 
 /** A successful run: the value, the backend that gave it, and its held slot. */
@@ -104,6 +107,7 @@ export class Pipeline {
   readonly #output: OutputScanner;
   readonly #injection: InjectionGuard;
   readonly #onLowered: (ctx: RequestContext) => void;
+  readonly #retrieval: PipelineDeps['retrieval'];
 
   constructor(deps: PipelineDeps) {
     this.#vault = deps.vault;
@@ -111,6 +115,7 @@ export class Pipeline {
     this.#output = deps.output;
     this.#injection = deps.injection;
     this.#onLowered = deps.onSensitivityLowered;
+    this.#retrieval = deps.retrieval;
     this.#providers = deps.providers;
     this.#classify = deps.classify;
     this.#policy = deps.policy;
@@ -131,7 +136,8 @@ export class Pipeline {
     return this.#policy.version;
   }
 
-  async chat(request: ChatRequest, ctx: RequestContext): Promise<ChatResponse> {
+  async chat(original: ChatRequest, ctx: RequestContext): Promise<ChatResponse> {
+    const request = await this.#retrieve(original, ctx);
     const routed = this.#routeChat(request, ctx);
     const estimate = estimateChatTokens(request, this.#defaultMaxOutputTokens);
     const outbound = this.#outbound(request, routed, ctx);
@@ -151,7 +157,8 @@ export class Pipeline {
   }
 
   /** Resolves once a backend has accepted the call; its slot is held until the stream ends. */
-  async chatStream(request: ChatRequest, ctx: RequestContext): Promise<AsyncIterable<Chunk>> {
+  async chatStream(original: ChatRequest, ctx: RequestContext): Promise<AsyncIterable<Chunk>> {
+    const request = await this.#retrieve(original, ctx);
     const routed = this.#routeChat(request, ctx);
     const estimate = estimateChatTokens(request, this.#defaultMaxOutputTokens);
     const outbound = this.#outbound(request, routed, ctx);
@@ -194,7 +201,9 @@ export class Pipeline {
   }
 
   /** What serving this chat request would do, without calling a backend. */
-  explainChat(request: ChatRequest, ctx: RequestContext): Explanation {
+  async explainChat(original: ChatRequest, ctx: RequestContext): Promise<Explanation> {
+    // Retrieval runs here too: what it brings in decides the level and the tiers.
+    const request = await this.#retrieve(original, ctx);
     const classification = this.#classifyChat(request, ctx);
     let routed: Routed | undefined;
     let refused: GatewayError | undefined;
@@ -235,7 +244,7 @@ export class Pipeline {
     if (!virtual && served.length === 0) {
       throw new GatewayError('model_not_found', `The model '${model}' does not exist or you do not have access to it.`, { param: 'model' });
     }
-    const decision = this.#policy.decide({
+    let decision = this.#policy.decide({
       level: classification.level,
       entities: entityCounts(classification),
       principal: ctx.principal,
@@ -246,6 +255,22 @@ export class Pipeline {
     });
     ctx.decision = decision;
     if (decision.deny !== undefined) throw new GatewayError(decision.deny.code, decision.deny.message);
+
+    // Context retrieved from an on-prem Base stays on-prem, whatever the matrix says for its level.
+    const residency = ctx.retrieval?.tiers;
+    if (residency !== undefined) {
+      const kept = decision.eligibleTiers.filter((t) => residency.includes(t));
+      const servedHere = virtual || served.some((e) => e.kind === kind && kept.includes(e.tier));
+      if (kept.length === 0 || !servedHere) {
+        throw new GatewayError(
+          'model_not_permitted_for_data',
+          `Context retrieved from Base(s) ${ctx.retrieval?.summary.bases.join(', ') ?? ''} homed on-prem may only go to ${residency.join(', ')} models; '${model}' is not served there (level ${classification.level}).`,
+          { param: 'model' },
+        );
+      }
+      decision = { ...decision, eligibleTiers: kept, reasons: [...decision.reasons, `retrieval: context from an on-prem Base limits tiers to ${residency.join(', ')}`] };
+      ctx.decision = decision;
+    }
 
     // The caller's roles narrow the policy's tiers further; they can never widen them.
     const workload = ctx.principal.workload ?? ctx.workloadHeader;
@@ -334,7 +359,22 @@ export class Pipeline {
   }
 
   #classifyChat(request: ChatRequest, ctx: RequestContext): Classification {
-    return this.#classify.chat(request, ctx.callerLabels, this.#authorizer.sensitivityHook(ctx.principal, () => this.#onLowered(ctx)));
+    // Retrieved Bases' levels act as labels: they can only raise the level.
+    const labels = ctx.retrieval === undefined ? ctx.callerLabels : [...ctx.callerLabels, ...ctx.retrieval.labels];
+    return this.#classify.chat(request, labels, this.#authorizer.sensitivityHook(ctx.principal, () => this.#onLowered(ctx)));
+  }
+
+  /** Retrieval-augmented generation, when the request or its workload names Bases. */
+  async #retrieve(request: ChatRequest, ctx: RequestContext): Promise<ChatRequest> {
+    const rag = this.#retrieval;
+    if (rag === undefined) {
+      if (request.retrieval !== undefined) throw new GatewayError('base_not_found', 'This deployment has no Bases to retrieve from.');
+      return request;
+    }
+    const result = await staged(ctx, 'retrieve', () => retrieve(request, ctx, rag.source, this.#injection, rag.settings));
+    if (result === undefined) return request;
+    ctx.retrieval = { labels: result.labels, tiers: result.tiers, summary: result.summary };
+    return result.request;
   }
 
   /** Reserves the caller's limits at the dearest eligible price, so the estimate never understates. */

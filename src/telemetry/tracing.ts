@@ -2,7 +2,7 @@ import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context
 import type { DecisionRecord } from '../record/decision-record.js';
 
 /** The pipeline stages that get a span each, under the request's span. */
-export type PipelineStage = 'authenticate' | 'classify' | 'policy' | 'plan' | 'upstream' | 'stream' | 'record';
+export type PipelineStage = 'authenticate' | 'retrieve' | 'classify' | 'policy' | 'plan' | 'upstream' | 'stream' | 'record';
 
 const TRACER_NAME = 'perimeter';
 

@@ -147,6 +147,8 @@ export interface MoveInfo {
 
 export interface BasesApi {
   list(caller: Caller): Promise<BaseSummary[]>;
+  /** The list with each deployment's answer: peers that are down or skipped are named, not hidden. */
+  listWithStatus(caller: Caller): Promise<{ bases: BaseSummary[]; deployments: DeploymentStatus[] }>;
   search(caller: Caller, request: SearchRequest): Promise<SearchResponse>;
   ingest(caller: Caller, input: IngestInput): Promise<IngestResult>;
   documents(caller: Caller, baseId: string): Promise<DocumentInfo[]>;

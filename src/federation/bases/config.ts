@@ -67,6 +67,24 @@ export const basesConfigSchema = z
     /** An embedding model served through this gateway; search then fuses BM25 and vector ranks. */
     embeddings: z.strictObject({ model: z.string().min(1).max(200) }).optional(),
     definitions: z.array(definition).default([]),
+    /** Retrieval-augmented chat: `perimeter.bases` in a request, or these per-workload defaults. */
+    rag: z
+      .strictObject({
+        /** workload → Bases it retrieves from when a request names none. */
+        workloads: z.record(z.string().min(1), z.array(id).min(1).max(8)).default({}),
+        /** Chunks put in front of the model at most. */
+        maxChunks: z.number().int().min(1).max(20).default(5),
+      })
+      .prefault({}),
+    /** Searching peers' Bases. */
+    federation: z
+      .strictObject({
+        /** The most sensitive search query sent to a cloud-zone peer; a more sensitive one stays on-prem. */
+        maxQueryLevelToCloud: z.string().min(1).default('internal'),
+        /** How long a fan-out waits for peers; a slower peer is reported down for that call. */
+        deadlineMs: z.number().int().positive().max(60_000).default(3_000),
+      })
+      .prefault({}),
   })
   .superRefine((b, ctx) => {
     const seen = new Set<string>();
@@ -87,6 +105,9 @@ export function basesLevelProblems(bases: BasesConfig, levels: readonly string[]
   bases.definitions.forEach((d, i) => {
     if (!levels.includes(d.level)) problems.push({ path: ['definitions', i, 'level'], message: `unknown level "${d.level}" (levels: ${levels.join(', ')})` });
   });
+  if (!levels.includes(bases.federation.maxQueryLevelToCloud)) {
+    problems.push({ path: ['federation', 'maxQueryLevelToCloud'], message: `unknown level "${bases.federation.maxQueryLevelToCloud}"` });
+  }
   if (bases.snippetLevel !== undefined && !levels.includes(bases.snippetLevel)) {
     problems.push({ path: ['snippetLevel'], message: `unknown level "${bases.snippetLevel}"` });
   }

@@ -10,6 +10,7 @@ import type { Authorizer } from '../../identity/authorize.js';
 import type { AuditEvent, AuditLog } from '../../record/audit.js';
 import type {
   BaseSummary,
+  DeploymentStatus,
   BasesApi,
   Caller,
   DocumentInfo,
@@ -94,6 +95,10 @@ export class LocalBases implements BasesApi {
     const visible = [...this.#defs.values()].filter((d) => this.#readable(caller, d, 'search') || this.#readable(caller, d, 'retrieve'));
     const counts = await this.#o.store.countDocuments(visible.map((d) => d.id));
     return visible.map((d) => this.#summary(d, counts.get(d.id) ?? 0));
+  }
+
+  async listWithStatus(caller: Caller): Promise<{ bases: BaseSummary[]; deployments: DeploymentStatus[] }> {
+    return { bases: await this.list(caller), deployments: [{ id: this.#o.deployment.id, status: 'ok' }] };
   }
 
   async search(caller: Caller, request: SearchRequest): Promise<SearchResponse> {

@@ -1,6 +1,7 @@
 import type { ChatRequest, ChatResponse, ContentPart, FinishReason, Message, ToolCall } from '../../domain/chat.js';
 import type { JsonValue } from '../../domain/json.js';
 import type { CatalogEntry } from '../../route/catalog.js';
+import type { PeerModel } from '../../federation/peer-models.js';
 import { retrievalFrom } from '../retrieval-schema.js';
 import type { AnthropicMessage, AnthropicMessagesRequest } from './schema.js';
 
@@ -137,15 +138,26 @@ export function chatResponseToAnthropic(response: ChatResponse, model: string): 
   };
 }
 
-export function modelsToAnthropic(entries: readonly CatalogEntry[], createdAt: string): object {
-  const data = entries
-    .filter((e) => e.kind === 'chat')
-    .map((e) => ({
-      type: 'model',
-      id: e.id,
-      display_name: e.id,
-      created_at: createdAt,
-      perimeter: { tier: e.tier, backend: e.backendId, capability: e.capability, kind: e.kind, context_window: e.contextWindow },
-    }));
+export function modelsToAnthropic(entries: readonly CatalogEntry[], createdAt: string, deploymentId: string, peers: readonly PeerModel[] = []): object {
+  const data = [
+    ...entries
+      .filter((e) => e.kind === 'chat')
+      .map((e) => ({
+        type: 'model',
+        id: e.id,
+        display_name: e.id,
+        created_at: createdAt,
+        perimeter: { tier: e.tier, backend: e.backendId, capability: e.capability, kind: e.kind, context_window: e.contextWindow, deployment: deploymentId, local: true },
+      })),
+    ...peers
+      .filter((m) => m.kind === 'chat')
+      .map((m) => ({
+        type: 'model',
+        id: m.id,
+        display_name: m.id,
+        created_at: createdAt,
+        perimeter: { tier: m.tier, capability: m.capability, kind: m.kind, context_window: m.contextWindow, deployment: m.deploymentId, local: false },
+      })),
+  ];
   return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null };
 }

@@ -3,10 +3,9 @@ import { z } from 'zod';
 import { GatewayError } from '../../domain/errors.js';
 import { ANONYMOUS } from '../../domain/principal.js';
 import type { BasesApi, Caller } from '../../federation/bases/api.js';
-import { perimeterHeaders, servicesOf } from '../context.js';
+import { federationIdentity, perimeterHeaders, servicesOf } from '../context.js';
 import { parseBody } from '../validate.js';
 
-const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const id = z.string().min(1).max(200);
 
 const searchBody = z.strictObject({
@@ -46,8 +45,8 @@ const params = z.object({ base: id.optional(), doc: id.optional(), id: id.option
 export function registerBasesRoutes(app: FastifyInstance): void {
   app.get('/v1/bases', async (request, reply) => {
     const bases = servicesOf(request).bases;
-    const data = bases === undefined ? [] : await bases.list(callerOf(request));
-    return reply.headers(perimeterHeaders(request.id, null)).send({ object: 'list', data });
+    const result = bases === undefined ? { bases: [], deployments: [] } : await bases.listWithStatus(callerOf(request));
+    return reply.headers(perimeterHeaders(request.id, null)).send({ object: 'list', data: result.bases, deployments: result.deployments });
   });
 
   app.post('/v1/bases/search', async (request, reply) => {
@@ -123,12 +122,6 @@ function need(request: FastifyRequest, baseId: string | undefined): BasesApi {
 }
 
 function callerOf(request: FastifyRequest): Caller {
-  const principal = request.principal ?? ANONYMOUS;
-  const header = request.headers['x-perimeter-correlation-id'];
-  const correlationId = typeof header === 'string' && CORRELATION_ID.test(header) ? header : request.id;
-  // Only an SSO token is worth forwarding to peers; an API key is this deployment's own secret.
-  let token: string | undefined;
-  const auth = request.headers.authorization;
-  if (principal.kind === 'jwt' && typeof auth === 'string' && /^Bearer\s+/i.test(auth)) token = auth.replace(/^Bearer\s+/i, '').trim();
-  return { principal, requestId: request.id, correlationId, ...(token === undefined ? {} : { token }) };
+  const { token, correlationId } = federationIdentity(request);
+  return { principal: request.principal ?? ANONYMOUS, requestId: request.id, correlationId, ...(token === undefined ? {} : { token }) };
 }

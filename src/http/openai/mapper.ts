@@ -1,6 +1,7 @@
 import type { ChatRequest, ChatResponse, ContentPart, EmbeddingRequest, EmbeddingResponse, Message, ToolChoice, Usage } from '../../domain/chat.js';
 import type { JsonValue } from '../../domain/json.js';
 import type { CatalogEntry } from '../../route/catalog.js';
+import type { PeerModel } from '../../federation/peer-models.js';
 import { retrievalFrom } from '../retrieval-schema.js';
 import type { OpenAIChatRequest, OpenAIEmbeddingRequest, OpenAIMessage } from './schema.js';
 
@@ -173,15 +174,24 @@ function float32Base64(vector: number[]): string {
   return buf.toString('base64');
 }
 
-export function modelsToOpenAI(entries: readonly CatalogEntry[], created: number): object {
+export function modelsToOpenAI(entries: readonly CatalogEntry[], created: number, deploymentId: string, peers: readonly PeerModel[] = []): object {
   return {
     object: 'list',
-    data: entries.map((e) => ({
-      id: e.id,
-      object: 'model',
-      created,
-      owned_by: e.backendId,
-      perimeter: { tier: e.tier, backend: e.backendId, capability: e.capability, kind: e.kind, context_window: e.contextWindow },
-    })),
+    data: [
+      ...entries.map((e) => ({
+        id: e.id,
+        object: 'model',
+        created,
+        owned_by: e.backendId,
+        perimeter: { tier: e.tier, backend: e.backendId, capability: e.capability, kind: e.kind, context_window: e.contextWindow, deployment: deploymentId, local: true },
+      })),
+      ...peers.map((m) => ({
+        id: m.id,
+        object: 'model',
+        created,
+        owned_by: m.deploymentId,
+        perimeter: { tier: m.tier, capability: m.capability, kind: m.kind, context_window: m.contextWindow, deployment: m.deploymentId, local: false },
+      })),
+    ],
   };
 }

@@ -19,7 +19,7 @@ export function registerPerimeterRoutes(app: FastifyInstance): void {
     const { pipeline } = servicesOf(request);
     const body = parseBody(openAIChatRequest, request.body);
     const ctx = createContext(request, reply, body.metadata?.perimeter_sensitivity);
-    const explanation = pipeline.explainChat(chatRequestFromOpenAI(body), ctx);
+    const explanation = await pipeline.explainChat(chatRequestFromOpenAI(body), ctx);
     return reply.headers(perimeterHeaders(ctx.requestId, ctx)).send(explanation);
   });
 }
