@@ -3,7 +3,7 @@ import type { JsonValue } from './domain/json.js';
 import { createFederation, type Federation } from './federation/peers/index.js';
 import { createBundles } from './federation/bundles/setup.js';
 import { bundleOverlay } from './federation/bundles/format.js';
-import type { BundleStatus } from './federation/bundles/subscriber.js';
+import type { BundleStatus, BundleSubscriber } from './federation/bundles/subscriber.js';
 import { createClassifier } from './classify/classifier.js';
 import { ConfigError, type ConfigOverlay, type LoadedConfig } from './config/loader.js';
 import type { Config } from './config/schema.js';
@@ -82,6 +82,8 @@ export interface Gateway {
   applyOverlay(overlay: ConfigOverlay): Promise<ReloadResult>;
   /** The peer transport; inert when `federation:` configures no listener and no peers. */
   readonly federation: Federation;
+  /** Set when this deployment subscribes to bundles: pull() applies the source's latest now. */
+  readonly bundleSubscriber: BundleSubscriber | undefined;
   /** The bundle subscriber's state, when this deployment subscribes. */
   bundles(): BundleStatus | undefined;
   /** Starts what listens or polls besides the HTTP server: the peer listener, peer pings, bundle pulls. */
@@ -92,6 +94,8 @@ export interface Gateway {
 
 export interface ComposeOptions {
   logger?: Logger;
+  /** Where the bundle subscriber pulls from; defaults to the `from` peer's `bundles.pull` over mTLS. */
+  bundleSource?: () => Promise<unknown>;
 }
 
 /** The one place that constructs adapters and services. Nothing here listens yet. */
@@ -190,12 +194,14 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
     deploymentId: start.deployment.id,
     resolveSecret,
     source: () => live.current.config,
-    fetch: async () => {
-      if (subscribeFrom === undefined) throw new Error('no bundle source');
-      const result = await federation.client.call(subscribeFrom, 'bundles.pull', {}, { actor: 'system' });
-      if (!result.ok) throw new Error(`peer ${subscribeFrom} answered ${result.status} (${result.code})`);
-      return result.body;
-    },
+    fetch:
+      options.bundleSource ??
+      (async () => {
+        if (subscribeFrom === undefined) throw new Error('no bundle source');
+        const result = await federation.client.call(subscribeFrom, 'bundles.pull', {}, { actor: 'system' });
+        if (!result.ok) throw new Error(`peer ${subscribeFrom} answered ${result.status} (${result.code})`);
+        return result.body;
+      }),
     apply: (content) => applyOverlay(bundleOverlay(content)),
     append: async (event) => live.current.audit?.append(event),
     logger,
@@ -219,6 +225,7 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
     reload,
     applyOverlay,
     federation,
+    bundleSubscriber: subscriber,
     bundles: () => subscriber?.status(),
     start: async () => {
       await federation.start();
@@ -352,7 +359,8 @@ async function composeServices(loaded: LoadedConfig, logger: Logger, federation:
       closers.push(() => store.close());
       const embedModel = config.bases.embeddings?.model;
       local = new LocalBases({
-        transport,
+        // Without a peer that accepts moves, approving one is refused (not_implemented) rather than failing later.
+        transport: federation.client.peersFor('bases.move').length > 0 ? transport : undefined,
         deployment: config.deployment,
         config: config.bases,
         store,

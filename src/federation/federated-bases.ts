@@ -268,11 +268,11 @@ export class FederatedBases implements BasesApi {
     return this.#o.local;
   }
 
-  #homedHere(baseId: string, why: string): void {
-    if (!this.#o.localIds.has(baseId)) {
-      throw new GatewayError('document_not_local', `${why}; Base "${baseId}" is not homed in deployment "${this.#o.deploymentId}".`);
-    }
+  /** A Base not homed here reads exactly like a hidden or missing one: the message must not tell them apart. */
+  #homedHere(baseId: string, _why: string): void {
+    if (!this.#o.localIds.has(baseId)) throw new GatewayError('base_not_found', `Base "${baseId}" was not found.`);
   }
+
 
   #rank(level: string): number {
     const i = this.#o.levels.indexOf(level);

@@ -214,8 +214,8 @@ describe('OpenAI SDK against the gateway', () => {
   it('lists models with their tier, backend and capability', async () => {
     const ids = new Map<string, unknown>();
     for await (const model of client.models.list()) ids.set(model.id, (model as unknown as { perimeter: unknown }).perimeter);
-    assert.deepEqual(ids.get('gpt-4o'), { tier: 'private-cloud', backend: 'private-azure', capability: 'frontier', kind: 'chat', context_window: 8192 });
-    assert.deepEqual(ids.get('bge-m3'), { tier: 'on-prem', backend: 'onprem-vllm', capability: 'basic', kind: 'embedding', context_window: 8192 });
+    assert.deepEqual(ids.get('gpt-4o'), { tier: 'private-cloud', backend: 'private-azure', capability: 'frontier', kind: 'chat', context_window: 8192, deployment: 'default', local: true });
+    assert.deepEqual(ids.get('bge-m3'), { tier: 'on-prem', backend: 'onprem-vllm', capability: 'basic', kind: 'embedding', context_window: 8192, deployment: 'default', local: true });
     assert.equal(ids.size, 6);
   });
 

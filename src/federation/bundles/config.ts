@@ -38,7 +38,7 @@ const subscribe = z
     /** The deployment id of the peer whose bundles are applied; a bundle from anyone else is refused. */
     from: deploymentId,
     trustedKeys: z.array(z.strictObject({ keyId, publicKey })).min(1),
-    intervalMs: z.number().int().min(1_000).default(60_000),
+    intervalMs: z.number().int().refine((n) => n === 0 || n >= 1_000, { message: 'must be 0 (pull on demand only) or at least 1000' }).default(60_000),
     /** The last applied bundle, kept so a restart re-applies it (and refuses anything older). */
     stateFile: z.string().startsWith('/', { message: 'must be an absolute path' }),
   })

@@ -111,9 +111,9 @@ export class BundleSubscriber {
     });
   }
 
-  /** Pulls now and then every intervalMs until stop(). The timer does not keep the process alive. */
+  /** Pulls now and then every intervalMs until stop(); intervalMs 0 = on demand only. The timer does not keep the process alive. */
   start(): void {
-    if (this.#timer !== undefined) return;
+    if (this.#timer !== undefined || this.#options.config.intervalMs === 0) return;
     void this.pull();
     this.#timer = setInterval(() => void this.pull(), this.#options.config.intervalMs);
     this.#timer.unref();
