@@ -4,6 +4,7 @@ import type { Finding } from '../classify/types.js';
 import type { ChatRequest, ChatResponse, Chunk } from '../domain/chat.js';
 import { GatewayError } from '../domain/errors.js';
 import { chatSegments } from '../pipeline/segments.js';
+import { transformStream } from './chunk-transform.js';
 import type { ProtectConfig } from './config.js';
 
 export type OutputAction = ProtectConfig['output']['action'];
@@ -145,6 +146,7 @@ export class OutputStreamScanner {
     switch (chunk.type) {
       case 'text': {
         const text = this.#push('content', chunk.text, false, false);
+        if (text === chunk.text) return [chunk];
         return text === '' ? [] : [{ type: 'text', text }];
       }
       case 'tool_call_delta': {
@@ -233,14 +235,9 @@ const BATCH_CHARS = 2048;
 const TAIL_CHARS = 96;
 
 /** The scanned stream; block ends it with the GatewayError before the value is sent. */
-export async function* scanStream(source: AsyncIterable<Chunk>, scan: OutputScan): AsyncGenerator<Chunk, void, undefined> {
-  if (scan.action === 'off') {
-    yield* source;
-    return;
-  }
-  const scanner = scan.stream();
-  for await (const chunk of source) yield* scanner.push(chunk);
-  yield* scanner.flush();
+export function scanStream(source: AsyncIterable<Chunk>, scan: OutputScan): AsyncIterable<Chunk> {
+  if (scan.action === 'off') return source;
+  return transformStream(source, scan.stream());
 }
 
 /** Comparable form of a value: NFKC, no invisibles, lower case, no spaces or separators. */
