@@ -12,7 +12,10 @@ import { ClassifyStep } from '../src/pipeline/classify-step.js';
 import { protectSchema } from '../src/protect/config.js';
 import { createInjectionGuard } from '../src/protect/injection/guard.js';
 import { OutputScanner, scanStream } from '../src/protect/output-scan.js';
+import { Readable } from 'node:stream';
+import type { Exchange } from '../src/providers/http-client.js';
 import { OpenAiStreamMapper } from '../src/providers/openai/response.js';
+import { openEventStream } from '../src/providers/sse-stream.js';
 
 const prose =
   'Please summarise the quarterly infrastructure review. The team migrated the build farm to the new cluster, ' +
@@ -74,8 +77,30 @@ async function* fromArray(chunks: readonly Chunk[]): AsyncGenerator<Chunk> {
   for (const c of chunks) yield c;
 }
 
+/**
+ * Just enough of an upstream exchange for openEventStream: the SSE body as a Readable
+ * (what undici hands over), read four events at a time.
+ */
+function ssePieces(events: readonly string[]): Buffer[] {
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < events.length; i += 4) pieces.push(Buffer.from(events.slice(i, i + 4).map((e) => `data: ${e}\n\n`).join('')));
+  return pieces;
+}
+
+function fakeExchange(pieces: readonly Buffer[]): Exchange {
+  const body = Readable.from(pieces);
+  const fake = {
+    body,
+    headerValue: (name: string) => (name === 'content-type' ? 'text/event-stream' : undefined),
+    expectEnd: () => undefined,
+    release: () => undefined,
+    bodyError: (err: unknown) => err,
+  };
+  return fake as unknown as Exchange;
+}
+
 async function main(): Promise<void> {
-  const wanted = new Set((process.env.STAGES ?? 'classify,injection,output,stream-map,stream-scan').split(','));
+  const wanted = new Set((process.env.STAGES ?? 'classify,injection,output,stream-map,stream-scan,stream-all').split(','));
   const classifier = createClassifier();
   const step = new ClassifyStep(classifier);
   const output = new OutputScanner(classifier, protectSchema.parse({}).output);
@@ -98,6 +123,18 @@ async function main(): Promise<void> {
     for (const e of events) mapper.onEvent(undefined, e, chunks);
     await measure('output scan (stream)', () => drain(scanStream(fromArray(chunks), output.forRequest(request))));
     await measure('async source alone', () => drain(fromArray(chunks)));
+  }
+  if (wanted.has('stream-all')) {
+    const pieces = ssePieces(events);
+    await measure('upstream SSE -> scanned', async () => {
+      const stream = await openEventStream(fakeExchange(pieces), new OpenAiStreamMapper('bench-model'));
+      return drain(scanStream(stream, output.forRequest(request), { end: () => undefined }));
+    });
+    await measure('  of which the Readable', async () => {
+      let n = 0;
+      for await (const _ of Readable.from(pieces)) n++;
+      return n;
+    });
   }
 }
 

@@ -6,6 +6,22 @@ export interface ChunkTransform {
   flush(): readonly Chunk[];
 }
 
+/** Chunks pass unchanged. */
+export const IDENTITY_TRANSFORM: ChunkTransform = Object.freeze({ push: (chunk: Chunk) => [chunk], flush: () => [] });
+
+export interface StreamHooks {
+  /** Sees every chunk of the source, before the transform. */
+  readonly seen?: (chunk: Chunk) => void;
+  /**
+   * Called exactly once when the source is finished with, however that happens: it
+   * ended (before the transform's flush), it failed, the transform refused, or the
+   * consumer returned early.
+   */
+  readonly end?: () => void;
+  /** Called when the source itself failed (after `end`); not for a transform's refusal. */
+  readonly failed?: () => void;
+}
+
 /**
  * `source` through `transform`, with the semantics of
  * `for await (const c of source) yield* transform.push(c); yield* transform.flush();`
@@ -21,8 +37,8 @@ export interface ChunkTransform {
  *
  * Like for-await, the consumer calls next() once at a time.
  */
-export function transformStream(source: AsyncIterable<Chunk>, transform: ChunkTransform): AsyncIterable<Chunk> {
-  return { [Symbol.asyncIterator]: () => new TransformIterator(source[Symbol.asyncIterator](), transform) };
+export function transformStream(source: AsyncIterable<Chunk>, transform: ChunkTransform, hooks: StreamHooks = {}): AsyncIterable<Chunk> {
+  return { [Symbol.asyncIterator]: () => new TransformIterator(source[Symbol.asyncIterator](), transform, hooks) };
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
@@ -30,6 +46,8 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
 class TransformIterator implements AsyncIterator<Chunk, undefined> {
   readonly #source: AsyncIterator<Chunk>;
   readonly #transform: ChunkTransform;
+  readonly #hooks: StreamHooks;
+  #ended = false;
   #queue: readonly Chunk[] = [];
   #at = 0;
   /** The source has ended (or failed) and needs no return(). */
@@ -37,9 +55,10 @@ class TransformIterator implements AsyncIterator<Chunk, undefined> {
   /** Nothing more will be produced. */
   #finished = false;
 
-  constructor(source: AsyncIterator<Chunk>, transform: ChunkTransform) {
+  constructor(source: AsyncIterator<Chunk>, transform: ChunkTransform, hooks: StreamHooks) {
     this.#source = source;
     this.#transform = transform;
+    this.#hooks = hooks;
   }
 
   next(): Promise<IteratorResult<Chunk, undefined>> {
@@ -50,6 +69,7 @@ class TransformIterator implements AsyncIterator<Chunk, undefined> {
 
   async return(): Promise<IteratorResult<Chunk, undefined>> {
     this.#finish();
+    this.#end();
     if (!this.#sourceDone) {
       this.#sourceDone = true;
       await this.#source.return?.();
@@ -66,15 +86,19 @@ class TransformIterator implements AsyncIterator<Chunk, undefined> {
         // A source that threw is finished; like for-await, do not call its return().
         this.#sourceDone = true;
         this.#finish();
+        this.#end();
+        this.#hooks.failed?.();
         throw err;
       }
       try {
         if (result.done === true) {
           this.#sourceDone = true;
+          this.#end();
           this.#queue = this.#transform.flush();
           this.#at = 0;
           this.#finished = true;
         } else {
+          this.#hooks.seen?.(result.value);
           this.#queue = this.#transform.push(result.value);
           this.#at = 0;
         }
@@ -82,6 +106,7 @@ class TransformIterator implements AsyncIterator<Chunk, undefined> {
         // The transform refused (a blocked answer): end here and let the source go. As
         // with for-await, the transform's error is the one reported, not the source's.
         this.#finish();
+        this.#end();
         if (!this.#sourceDone) {
           this.#sourceDone = true;
           try {
@@ -95,6 +120,12 @@ class TransformIterator implements AsyncIterator<Chunk, undefined> {
       if (this.#at < this.#queue.length) return { done: false, value: this.#queue[this.#at++]! };
       if (this.#finished) return DONE;
     }
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#hooks.end?.();
   }
 
   #finish(): void {

@@ -4,7 +4,7 @@ import type { Finding } from '../classify/types.js';
 import type { ChatRequest, ChatResponse, Chunk } from '../domain/chat.js';
 import { GatewayError } from '../domain/errors.js';
 import { chatSegments } from '../pipeline/segments.js';
-import { transformStream } from './chunk-transform.js';
+import { IDENTITY_TRANSFORM, transformStream, type StreamHooks } from './chunk-transform.js';
 import type { ProtectConfig } from './config.js';
 
 export type OutputAction = ProtectConfig['output']['action'];
@@ -235,9 +235,9 @@ const BATCH_CHARS = 2048;
 const TAIL_CHARS = 96;
 
 /** The scanned stream; block ends it with the GatewayError before the value is sent. */
-export function scanStream(source: AsyncIterable<Chunk>, scan: OutputScan): AsyncIterable<Chunk> {
-  if (scan.action === 'off') return source;
-  return transformStream(source, scan.stream());
+export function scanStream(source: AsyncIterable<Chunk>, scan: OutputScan, hooks?: StreamHooks): AsyncIterable<Chunk> {
+  if (scan.action === 'off' && hooks === undefined) return source;
+  return transformStream(source, scan.action === 'off' ? IDENTITY_TRANSFORM : scan.stream(), hooks);
 }
 
 /** Comparable form of a value: NFKC, no invisibles, lower case, no spaces or separators. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Chunk } from '../../src/domain/chat.js';
-import { transformStream, type ChunkTransform } from '../../src/protect/chunk-transform.js';
+import { IDENTITY_TRANSFORM, transformStream, type ChunkTransform, type StreamHooks } from '../../src/protect/chunk-transform.js';
 
 const text = (t: string): Chunk => ({ type: 'text', text: t });
 
@@ -99,5 +99,53 @@ describe('transformStream', () => {
   it('an empty source still flushes', async () => {
     const held: ChunkTransform = { push: () => [], flush: () => [text('tail')] };
     assert.deepEqual(await collect(transformStream(source([]).stream, held)), { out: ['tail'], error: undefined });
+  });
+});
+
+describe('transformStream hooks', () => {
+  const recorder = (): { hooks: StreamHooks; log: string[] } => {
+    const log: string[] = [];
+    return {
+      log,
+      hooks: {
+        seen: (c) => log.push(`seen:${c.type === 'text' ? c.text : c.type}`),
+        end: () => log.push('end'),
+        failed: () => log.push('failed'),
+      },
+    };
+  };
+
+  it('sees source chunks before the transform and ends once, before the flush', async () => {
+    const { hooks, log } = recorder();
+    const t = doubler();
+    const flush = t.flush;
+    t.flush = () => {
+      log.push('flush');
+      return flush();
+    };
+    await collect(transformStream(source([text('a'), text('x')]).stream, t, hooks));
+    assert.deepEqual(log, ['seen:a', 'seen:x', 'end', 'flush']);
+  });
+
+  it('a failing source: end, then failed', async () => {
+    const { hooks, log } = recorder();
+    await collect(transformStream(source([text('a'), text('b')], 1).stream, IDENTITY_TRANSFORM, hooks));
+    assert.deepEqual(log, ['seen:a', 'end', 'failed']);
+  });
+
+  it('a refusing transform ends the stream but is not a source failure', async () => {
+    const { hooks, log } = recorder();
+    const got = await collect(transformStream(source([text('boom')]).stream, doubler(), hooks));
+    assert.equal(got.error, 'refused');
+    assert.deepEqual(log, ['seen:boom', 'end']);
+  });
+
+  it('return() ends once, however often it is called', async () => {
+    const { hooks, log } = recorder();
+    const it = transformStream(source([text('a'), text('b')]).stream, IDENTITY_TRANSFORM, hooks)[Symbol.asyncIterator]();
+    await it.next();
+    await it.return?.();
+    await it.return?.();
+    assert.deepEqual(log, ['seen:a', 'end']);
   });
 });
