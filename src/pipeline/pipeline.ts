@@ -181,10 +181,14 @@ export class Pipeline {
       result.release();
       this.#settle(reservation, entry, estimate, usage);
     };
-    const finished = finishing(result.value, (chunk) => {
-      if (chunk.type === 'usage') usage = chunk.usage;
-    }, settle, () => this.#router.health.recordFailure(entry.backendId));
-    return scanStream(finished, this.#output.forRequest(request));
+    // One stream layer for the watch and the output scan: each layer is a few promise turns per token.
+    return scanStream(result.value, this.#output.forRequest(request), {
+      seen: (chunk) => {
+        if (chunk.type === 'usage') usage = chunk.usage;
+      },
+      end: settle,
+      failed: () => this.#router.health.recordFailure(entry.backendId),
+    });
   }
 
   async embed(request: EmbeddingRequest, ctx: RequestContext): Promise<EmbeddingResponse> {
@@ -453,40 +457,4 @@ function maxCapability(entries: readonly CatalogEntry[]): CatalogEntry['capabili
 /** Runs one pipeline stage in its own span when the request is traced. */
 function staged<T>(ctx: RequestContext, stage: PipelineStage, fn: () => T): T {
   return ctx.trace === undefined ? fn() : ctx.trace.stage(stage, fn);
-}
-
-/**
- * Runs `done` exactly once when the stream is finished, however it finishes:
- * drained, failed, or abandoned by the client. `seen` watches every chunk.
- */
-function finishing(stream: AsyncIterable<Chunk>, seen: (chunk: Chunk) => void, done: () => void, onFailure: () => void): AsyncIterable<Chunk> {
-  let finished = false;
-  const finish = (): void => {
-    if (finished) return;
-    finished = true;
-    done();
-  };
-  return {
-    [Symbol.asyncIterator]: () => {
-      const inner = stream[Symbol.asyncIterator]();
-      return {
-        next: async () => {
-          try {
-            const next = await inner.next();
-            if (next.done === true) finish();
-            else seen(next.value);
-            return next;
-          } catch (err) {
-            finish();
-            onFailure();
-            throw err;
-          }
-        },
-        return: async (value?: unknown) => {
-          finish();
-          return (await inner.return?.(value)) ?? { done: true, value: undefined };
-        },
-      };
-    },
-  };
 }

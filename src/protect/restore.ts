@@ -1,5 +1,6 @@
 import type { ChatResponse, Chunk } from '../domain/chat.js';
 import { shapePattern, type PlaceholderFormat } from './placeholders.js';
+import { transformStream } from './chunk-transform.js';
 import type { VaultSession } from './vault/types.js';
 
 /**
@@ -260,14 +261,10 @@ export class StreamRestorer {
 }
 
 /** The stream with placeholders restored; ending or abandoning it ends the source too. */
-export async function* restoreStream(source: AsyncIterable<Chunk>, session: VaultSession, stats: RestoreStats = newRestoreStats()): AsyncGenerator<Chunk, void, undefined> {
+export function restoreStream(source: AsyncIterable<Chunk>, session: VaultSession, stats: RestoreStats = newRestoreStats()): AsyncIterable<Chunk> {
   const restorer = new StreamRestorer(session, stats);
-  if (restorer.passthrough) {
-    yield* source;
-    return;
-  }
-  for await (const chunk of source) yield* restorer.push(chunk);
-  yield* restorer.flush();
+  if (restorer.passthrough) return source;
+  return transformStream(source, restorer);
 }
 
 function asTable(s: VaultSession | RestoreTable): RestoreTable {

@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import type { Chunk } from '../domain/chat.js';
 import { GatewayError } from '../domain/errors.js';
 import { type Exchange, malformed, upstreamMessageOf } from './http-client.js';
@@ -38,78 +38,119 @@ export async function openEventStream(exchange: Exchange, mapper: StreamMapper):
   return new ChunkStream(exchange, mapper);
 }
 
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
 /**
- * Wraps the reading generator so that returning early always releases the
- * upstream, even if iteration never started (a generator that has not started
- * skips its finally block).
+ * Reads the upstream body as SSE and hands out Chunks. Chunks parsed from one body
+ * read are queued and handed out with one resolved promise each; the body is awaited
+ * only when the queue is empty. (It was an async generator yielding per chunk, a
+ * few promise turns per token; see bench/profile-stages.ts.) return() releases the
+ * upstream even if iteration never started. Single use, one next() at a time.
  */
-class ChunkStream implements AsyncIterable<Chunk> {
+class ChunkStream implements AsyncIterable<Chunk>, AsyncIterator<Chunk, undefined> {
   readonly #exchange: Exchange;
-  readonly #generator: AsyncGenerator<Chunk, void, undefined>;
+  readonly #mapper: StreamMapper;
+  readonly #events: EventSourceMessage[] = [];
+  readonly #parser: EventSourceParser;
+  // undici's body ignores setEncoding, so UTF-8 split across chunks is stitched here.
+  readonly #decoder = new StringDecoder('utf8');
+  #body: AsyncIterator<Buffer> | undefined;
+  #queue: Chunk[] = [];
+  #at = 0;
+  #overflow = false;
+  /** The upstream said the answer is complete; the rest of the body is only drained. */
+  #complete = false;
+  #done = false;
 
   constructor(exchange: Exchange, mapper: StreamMapper) {
     this.#exchange = exchange;
-    this.#generator = pump(exchange, mapper);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Chunk> {
-    const generator = this.#generator;
-    const exchange = this.#exchange;
-    return {
-      next: () => generator.next(),
-      return: () => {
-        exchange.release();
-        return generator.return(undefined);
+    this.#mapper = mapper;
+    this.#parser = createParser({
+      onEvent: (event) => {
+        this.#events.push(event);
       },
-    };
+      onError: (err) => {
+        // Unknown fields and bad retry values are harmless; only a runaway buffer is fatal.
+        if (err.type === 'max-buffer-size-exceeded') this.#overflow = true;
+      },
+      maxBufferSize: MAX_SSE_BUFFER,
+    });
   }
-}
 
-async function* pump(exchange: Exchange, mapper: StreamMapper): AsyncGenerator<Chunk, void, undefined> {
-  const events: EventSourceMessage[] = [];
-  let overflow = false;
-  const parser = createParser({
-    onEvent: (event) => {
-      events.push(event);
-    },
-    onError: (err) => {
-      // Unknown fields and bad retry values are harmless; only a runaway buffer is fatal.
-      if (err.type === 'max-buffer-size-exceeded') overflow = true;
-    },
-    maxBufferSize: MAX_SSE_BUFFER,
-  });
-  const out: Chunk[] = [];
-  let complete = false;
-  try {
-    // undici's body ignores setEncoding, so UTF-8 split across chunks is stitched here.
-    const decoder = new StringDecoder('utf8');
+  [Symbol.asyncIterator](): AsyncIterator<Chunk, undefined> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Chunk, undefined>> {
+    if (this.#at < this.#queue.length) return Promise.resolve({ done: false, value: this.#queue[this.#at++]! });
+    if (this.#done) return Promise.resolve(DONE);
+    return this.#pull();
+  }
+
+  async return(): Promise<IteratorResult<Chunk, undefined>> {
+    this.#finish();
+    return DONE;
+  }
+
+  async #pull(): Promise<IteratorResult<Chunk, undefined>> {
     try {
-      for await (const piece of exchange.body as AsyncIterable<Buffer>) {
-        // After completion the loop only waits for the response to end, so the socket is reused.
-        if (complete) continue;
-        parser.feed(decoder.write(piece));
-        if (overflow) throw malformed('event stream buffer overflow');
-        for (const event of events) {
-          if (mapper.onEvent(event.event, event.data, out)) {
-            complete = true;
-            break;
-          }
+      for (;;) {
+        let read: IteratorResult<Buffer>;
+        try {
+          this.#body ??= (this.#exchange.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+          read = await this.#body.next();
+          if (read.done !== true && !this.#complete) this.#feed(read.value);
+        } catch (err) {
+          // Everything the client needs was already delivered; a late hiccup changes nothing.
+          if (this.#complete) return this.#end();
+          throw this.#exchange.bodyError(err);
         }
-        events.length = 0;
-        for (const chunk of out) yield chunk;
-        out.length = 0;
-        if (complete) exchange.expectEnd();
+        if (read.done === true) {
+          if (!this.#complete) {
+            this.#queue = [];
+            this.#at = 0;
+            this.#mapper.onEnd(this.#queue);
+          }
+          return this.#end();
+        }
+        if (this.#at < this.#queue.length) return { done: false, value: this.#queue[this.#at++]! };
       }
     } catch (err) {
-      // Everything the client needs was already delivered; a late hiccup changes nothing.
-      if (complete) return;
-      throw exchange.bodyError(err);
+      this.#finish();
+      throw err;
     }
-    if (!complete) {
-      mapper.onEnd(out);
-      for (const chunk of out) yield chunk;
+  }
+
+  /** One body read: parse its events into a fresh queue. */
+  #feed(piece: Buffer): void {
+    this.#parser.feed(this.#decoder.write(piece));
+    if (this.#overflow) throw malformed('event stream buffer overflow');
+    const out: Chunk[] = [];
+    for (const event of this.#events) {
+      if (this.#mapper.onEvent(event.event, event.data, out)) {
+        this.#complete = true;
+        break;
+      }
     }
-  } finally {
-    exchange.release();
+    this.#events.length = 0;
+    this.#queue = out;
+    this.#at = 0;
+    // After completion the body is only drained, so the socket is reused.
+    if (this.#complete) this.#exchange.expectEnd();
+  }
+
+  /** The body ended: what is still queued goes out, then done. */
+  #end(): IteratorResult<Chunk, undefined> {
+    this.#done = true;
+    this.#exchange.release();
+    if (this.#at < this.#queue.length) return { done: false, value: this.#queue[this.#at++]! };
+    return DONE;
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#queue = [];
+    this.#at = 0;
+    this.#exchange.release();
   }
 }

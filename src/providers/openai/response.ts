@@ -3,6 +3,7 @@ import type { ChatResponse, Chunk, EmbeddingResponse, FinishReason, ToolCall, Us
 import { GatewayError } from '../../domain/errors.js';
 import { malformed, upstreamMessageOf } from '../http-client.js';
 import type { StreamMapper } from '../sse-stream.js';
+import { StringSlot } from '../string-slot.js';
 import { type WireObject, arrayAt, isObject, numberAt, objectAt, parseJson, stringAt } from '../wire-json.js';
 
 export function mapOpenAiFinish(reason: string): FinishReason {
@@ -83,12 +84,20 @@ export class OpenAiStreamMapper implements StreamMapper {
   #usage: Usage | undefined;
   /** Tool call indexes already announced with tool_call_start. */
   readonly #tools = new Set<number>();
+  /** The shape of this stream's plain text deltas, once one has been seen. */
+  readonly #textDelta = new StringSlot();
 
   constructor(upstreamModel: string) {
     this.#upstreamModel = upstreamModel;
   }
 
   onEvent(_event: string | undefined, data: string, out: Chunk[]): boolean {
+    const text = this.#textDelta.read(data);
+    if (text !== undefined) {
+      // Exactly what the full path below does for a plain text delta.
+      if (text !== '') out.push({ type: 'text', text });
+      return false;
+    }
     if (data === '[DONE]') {
       this.onEnd(out);
       return true;
@@ -116,6 +125,7 @@ export class OpenAiStreamMapper implements StreamMapper {
     const usage = objectAt(json, 'usage');
     // Kept, not emitted: usage must follow finish, and some servers repeat it per chunk.
     if (usage !== undefined) this.#usage = mapUsage(usage);
+    if (!this.#textDelta.ready) learnTextDelta(this.#textDelta, data, json);
     return false;
   }
 
@@ -159,6 +169,36 @@ export class OpenAiStreamMapper implements StreamMapper {
       this.#usage = undefined;
     }
   }
+}
+
+const TEXT_DELTA_MARKER = '"delta":{"content":';
+
+/**
+ * Learns the slot from a plain text delta: one choice at index 0 whose delta is only
+ * `content`, no finish_reason, usage or error, every other field a scalar (so no other
+ * object can hold a "delta"), and the event its own canonical serialisation. Such an
+ * event has no effect but the text chunk, which is all the fast path produces.
+ */
+function learnTextDelta(slot: StringSlot, data: string, json: WireObject): void {
+  const choices = json['choices'];
+  if (!Array.isArray(choices) || choices.length !== 1) return;
+  const choice: unknown = choices[0];
+  if (!isObject(choice) || (choice['index'] !== undefined && choice['index'] !== 0)) return;
+  const delta = choice['delta'];
+  if (!isObject(delta)) return;
+  const keys = Object.keys(delta);
+  const content = delta['content'];
+  if (keys.length !== 1 || typeof content !== 'string') return;
+  if (choice['finish_reason'] !== undefined && choice['finish_reason'] !== null) return;
+  if ((json['usage'] !== undefined && json['usage'] !== null) || (json['error'] !== undefined && json['error'] !== null)) return;
+  for (const key of Object.keys(json)) if (key !== 'choices' && !isScalar(json[key])) return;
+  for (const key of Object.keys(choice)) if (key !== 'delta' && !isScalar(choice[key])) return;
+  if (JSON.stringify(json) !== data) return;
+  slot.learn(data, TEXT_DELTA_MARKER, content);
+}
+
+function isScalar(value: unknown): boolean {
+  return value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
 }
 
 export function fromOpenAiEmbeddings(json: unknown, upstreamModel: string, expected: number): EmbeddingResponse {
