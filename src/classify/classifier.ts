@@ -3,7 +3,7 @@ import { classifierConfigSchema, type ClassifierConfig, type ClassifierConfigInp
 import { applyCallerLabel, buildLevelTable, decideLevel, type CallerLabelOptions, type LevelTable } from './levels.js';
 import { normalize, toOriginalSpan } from './normalize.js';
 import { buildRegistry } from './registry.js';
-import { ScanContext, type Detector } from './scan-context.js';
+import { DetectorBudgetError, ScanContext, type Detector } from './scan-context.js';
 import type { Candidate, Classification, Finding, Segment } from './types.js';
 
 export interface Classifier {
@@ -110,9 +110,14 @@ function scanText(e: Engine, original: string, path: string, out: Finding[], fai
   for (const d of e.detectors) {
     if ((ctx.flags & d.needs) !== d.needs) continue;
     const start = timeEach ? performance.now() : 0;
+    ctx.deadline = (timeEach ? start : t0) + limit;
     try {
       d.detect(ctx, raw);
     } catch (err) {
+      if (err instanceof DetectorBudgetError) {
+        failures.push({ reason: `detector ${d.id} exceeded its ${limit} ms budget at ${path} (stopped)` });
+        continue;
+      }
       // Only the error's class name: messages from regex engines or libraries can quote input.
       failures.push({ reason: `detector ${d.id} failed (${err instanceof Error ? err.name : typeof err}) at ${path}` });
       continue;
