@@ -18,7 +18,9 @@ export function params<T>(numRuns: number, extra: fc.Parameters<T> = {}): fc.Par
       if (!details.failed) return;
       // fast-check's own message carries the seed too; this line survives truncated output.
       console.error(`fuzz property failed: seed=${details.seed} path=${String(details.counterexamplePath)}`);
-      throw new Error(fc.defaultReportMessage(details) ?? `property failed (seed ${details.seed})`);
+      const cause = details.errorInstance;
+      const reason = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+      throw new Error(`${fc.defaultReportMessage(details) ?? `property failed (seed ${details.seed})`}\nGot error: ${reason}`, { cause });
     },
     ...extra,
   };
