@@ -350,7 +350,30 @@ describe('fuzzing the response translators', () => {
 
   it('upstream stream events of any shape give chunks or a GatewayError', () => {
     const eventName = fc.option(fc.oneof(fc.constantFrom('message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop', 'error', 'ping'), fc.string({ maxLength: 8 })), { nil: undefined });
-    const data = fc.oneof(fc.constant('[DONE]'), fc.string({ maxLength: 30 }), fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)), anyJson.map((v) => JSON.stringify(v)));
+    // Event-shaped payloads too, so that events arrive in every order (a delta before any start, say).
+    const anthropicShaped = fc.record(
+      {
+        type: fc.constantFrom('message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop', 'error'),
+        index: fc.nat({ max: 2 }),
+        message: fc.record({ id: text, usage: fc.record({ input_tokens: fc.nat() }) }, { requiredKeys: [] }),
+        content_block: fc.oneof(fc.record({ type: fc.constant('text'), text }), fc.record({ type: fc.constant('tool_use'), id: text, name: text })),
+        delta: fc.oneof(fc.record({ type: fc.constant('text_delta'), text }), fc.record({ type: fc.constant('input_json_delta'), partial_json: text }), fc.record({ stop_reason: fc.constantFrom('end_turn', 'tool_use', 'max_tokens') })),
+        usage: fc.record({ output_tokens: fc.nat() }),
+      },
+      { requiredKeys: ['type'] },
+    );
+    const openAIShaped = fc.record(
+      { id: text, choices: fc.array(fc.record({ index: fc.nat({ max: 1 }), delta: fc.record({ content: text, tool_calls: fc.array(fc.record({ index: fc.nat({ max: 1 }), id: text, function: fc.record({ name: text, arguments: text }, { requiredKeys: [] }) }, { requiredKeys: [] }), { maxLength: 2 }) }, { requiredKeys: [] }), finish_reason: fc.constantFrom('stop', 'length', 'tool_calls') }, { requiredKeys: [] }), { maxLength: 2 }), usage: fc.record({ prompt_tokens: fc.nat() }) },
+      { requiredKeys: [] },
+    );
+    const data = fc.oneof(
+      fc.constant('[DONE]'),
+      fc.string({ maxLength: 30 }),
+      fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
+      anyJson.map((v) => JSON.stringify(v)),
+      anthropicShaped.map((v) => JSON.stringify(v)),
+      openAIShaped.map((v) => JSON.stringify(v)),
+    );
     fc.assert(
       fc.property(fc.array(fc.tuple(eventName, data), { maxLength: 8 }), (events) => {
         for (const mapper of [new OpenAiStreamMapper('up'), new AnthropicStreamMapper('up')]) {
@@ -359,6 +382,8 @@ describe('fuzzing the response translators', () => {
             for (const [event, payload] of events) if (mapper.onEvent(event, payload, out)) return;
             mapper.onEnd(out);
           });
+          // The encoders frame every chunk after a start: whatever the upstream skipped, chunks open with one.
+          if (out.length > 0) assert.equal(out[0]!.type, 'start', JSON.stringify(out.slice(0, 2)));
         }
       }),
       params(500),
