@@ -155,9 +155,27 @@ function pathWordsOf(path: string): string[] {
   return words;
 }
 
+/**
+ * Thrown by a detector that checked `ScanContext.deadline` and found it past: the
+ * classifier then fails the request closed at once instead of after the work is done.
+ */
+export class DetectorBudgetError extends Error {
+  constructor() {
+    super('detector time budget exceeded');
+    this.name = 'DetectorBudgetError';
+  }
+}
+
 /** Per-text state shared by all detectors: the text, its prefilter flags and lazy derived views. */
 export class ScanContext {
   readonly text: string;
+  /**
+   * performance.now() past which the running detector is over its budget. The classifier
+   * sets it before each detector; detectors whose cost grows with the number of matches
+   * (libphonenumber: ~3 ms per long digit run) check it in their loop, since a budget
+   * measured only afterwards let 1 MB of digit runs hold a core for minutes.
+   */
+  deadline = Number.POSITIVE_INFINITY;
   readonly path: string;
   readonly flags: number;
   /** Digits in the longest digit chain (see F_DIGITS7): a numeric id of n digits needs n. */

@@ -1,6 +1,7 @@
 import type { Segment } from '../classify/types.js';
 import type { ChatRequest, EmbeddingRequest } from '../domain/chat.js';
 import type { JsonValue } from '../domain/json.js';
+import { exceedsJsonDepth } from '../protect/json-text.js';
 
 export interface Extracted {
   segments: Segment[];
@@ -67,6 +68,11 @@ export function embeddingSegments(request: EmbeddingRequest): Extracted {
  * keeps detector offsets meaningful; text that is not valid JSON is scanned whole.
  */
 function jsonTextSegments(text: string, path: string, out: Segment[]): void {
+  // Too deep to walk without overflowing the stack, and the rewriter reads it as one string too.
+  if (exceedsJsonDepth(text)) {
+    out.push({ path, text });
+    return;
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

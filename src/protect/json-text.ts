@@ -34,6 +34,36 @@ export function parseJsonText(text: string): JsonNode | undefined {
 /** Deep enough for any real tool call; deeper input is treated as not-JSON (scanned and rewritten whole). */
 const MAX_DEPTH = 512;
 
+/**
+ * Whether JSON text nests deeper than parseJsonText accepts. The classifier's segment
+ * extraction asks this so that both sides read the same text as JSON or as one opaque
+ * string: if they disagreed, findings would name paths the rewriter never visits.
+ * One pass, no recursion, so any depth is safe to ask about.
+ */
+export function exceedsJsonDepth(text: string): boolean {
+  let open = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // Whitespace, ',' and ':' are not values; ']' and '}' close one.
+    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 44 || c === 58) continue;
+    if (c === 93 || c === 125) {
+      open--;
+      continue;
+    }
+    // Anything else starts a value, at the depth of the containers around it.
+    if (open > MAX_DEPTH) return true;
+    if (c === 91 || c === 123) open++;
+    else if (c === 34) {
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 92) i++;
+        else if (d === 34) break;
+      }
+    }
+  }
+  return false;
+}
+
 class Parser {
   i = 0;
   constructor(readonly s: string) {}

@@ -1,3 +1,4 @@
+import { GatewayError } from '../../domain/errors.js';
 import type { ChatRequest, ChatResponse, ContentPart, FinishReason, Message, ToolCall } from '../../domain/chat.js';
 import type { JsonValue } from '../../domain/json.js';
 import type { CatalogEntry } from '../../route/catalog.js';
@@ -18,7 +19,7 @@ export function chatRequestFromAnthropic(body: AnthropicMessagesRequest): ChatRe
       typeof body.system === 'string' ? [{ type: 'text', text: body.system }] : body.system.map((b) => ({ type: 'text', text: b.text }));
     messages.push({ role: 'system', content });
   }
-  for (const m of body.messages) messages.push(...messagesFromAnthropic(m));
+  body.messages.forEach((m, i) => messages.push(...messagesFromAnthropic(m, i)));
 
   const anthropic: { [key: string]: JsonValue } = {};
   if (body.top_k !== undefined) anthropic.top_k = body.top_k;
@@ -61,12 +62,18 @@ export function chatRequestFromAnthropic(body: AnthropicMessagesRequest): ChatRe
  * One Anthropic message can become several internal ones: tool results ride in
  * user messages there, but are messages of their own in the internal model.
  */
-function messagesFromAnthropic(m: AnthropicMessage): Message[] {
+function messagesFromAnthropic(m: AnthropicMessage, index: number): Message[] {
   if (typeof m.content === 'string') return [{ role: m.role, content: [{ type: 'text', text: m.content }] }];
   const out: Message[] = [];
   const content: ContentPart[] = [];
   const toolCalls: ToolCall[] = [];
-  for (const block of m.content) {
+  m.content.forEach((block, j) => {
+    // As the Messages API itself rules: calls come from the assistant, results from the user.
+    // Otherwise a call in a user message would be scanned but silently dropped on the way out.
+    if ((block.type === 'tool_use' && m.role !== 'assistant') || (block.type === 'tool_result' && m.role !== 'user')) {
+      const allowed = block.type === 'tool_use' ? 'assistant' : 'user';
+      throw new GatewayError('invalid_request', `Invalid request: ${block.type} blocks are only allowed in ${allowed} messages.`, { param: `messages[${index}].content[${j}]` });
+    }
     switch (block.type) {
       case 'text':
         content.push({ type: 'text', text: block.text });
@@ -90,7 +97,7 @@ function messagesFromAnthropic(m: AnthropicMessage): Message[] {
         break;
       }
     }
-  }
+  });
   if (content.length > 0 || toolCalls.length > 0) {
     const message: Message = { role: m.role, content };
     if (toolCalls.length > 0) message.toolCalls = toolCalls;

@@ -138,6 +138,7 @@ export class AnthropicStreamMapper implements StreamMapper {
         const reason = delta === undefined ? undefined : stringAt(delta, 'stop_reason');
         if (reason !== undefined && !this.#finished) {
           this.#finished = true;
+          this.#start(json, out);
           out.push({ type: 'finish', reason: mapAnthropicStop(reason) });
         }
         const usage = objectAt(json, 'usage');
@@ -186,7 +187,12 @@ export class AnthropicStreamMapper implements StreamMapper {
     const type = stringAt(delta, 'type');
     if (type === 'text_delta') {
       const text = stringAt(delta, 'text');
-      if (text !== undefined && text !== '') out.push({ type: 'text', text });
+      // Like a block start: the encoders frame every chunk after a start, so an upstream
+      // that skipped message_start and content_block_start must not make them write broken frames.
+      if (text !== undefined && text !== '') {
+        this.#start(json, out);
+        out.push({ type: 'text', text });
+      }
     } else if (type === 'input_json_delta') {
       const tool = this.#tools.get(numberAt(json, 'index') ?? -1);
       const partial = stringAt(delta, 'partial_json');
