@@ -98,12 +98,13 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
       void before.close();
     }, next.config.server.drainTimeoutMs);
     timer.unref();
-    const server = (c: Config): string => JSON.stringify([c.server.host, c.server.port, c.server.bodyLimitBytes]);
+    const server = (c: Config): string => JSON.stringify([c.server.host, c.server.port, c.server.bodyLimitBytes, c.server.maxInFlight]);
     const needsRestart = server(before.config) === server(next.config) ? [] : ['server'];
     logger.info({ policyVersion: services.pipeline.policyVersion, needsRestart }, 'config reloaded');
     return { ok: true, problems: [], policyVersion: services.pipeline.policyVersion, needsRestart };
   };
-  const http = createHttpServer({ live, logger, bodyLimitBytes: loaded.config.server.bodyLimitBytes, reload });
+  const { bodyLimitBytes, maxInFlight } = loaded.config.server;
+  const http = createHttpServer({ live, logger, bodyLimitBytes, maxInFlight, reload });
   return {
     config: loaded.config,
     logger,

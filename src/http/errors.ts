@@ -24,6 +24,8 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   auth_unavailable: 'server_error',
   limits_unavailable: 'server_error',
   capacity_exhausted: 'server_error',
+  overloaded: 'server_error',
+  shutting_down: 'server_error',
   pseudonymization_unavailable: 'server_error',
   upstream_timeout: 'server_error',
 };
@@ -52,6 +54,8 @@ const ANTHROPIC_TYPE: Record<ErrorCode, string> = {
   auth_unavailable: 'overloaded_error',
   limits_unavailable: 'overloaded_error',
   capacity_exhausted: 'overloaded_error',
+  overloaded: 'overloaded_error',
+  shutting_down: 'overloaded_error',
   pseudonymization_unavailable: 'overloaded_error',
   upstream_timeout: 'timeout_error',
 };
