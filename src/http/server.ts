@@ -120,6 +120,8 @@ export function createHttpServer(options: HttpOptions): HttpServer {
     const services = live.current;
     request.services = services;
     request.deadline = deadline.signal;
+    // While draining, every answer closes its connection so clients reconnect to another instance.
+    if (draining) reply.raw.shouldKeepAlive = false;
     // Admission comes before authentication: shedding load must cost less than serving it.
     if (operationOf(request.url) !== undefined) {
       if (draining) throw new GatewayError('shutting_down', 'This gateway is shutting down; retry the request.', { retryAfter: RETRY_AFTER_S });
