@@ -209,23 +209,47 @@ export class BatchQueue<T> {
   }
 }
 
+/** A spill line that did not parse: a write cut short by a crash leaves one at the end. */
+export interface TornLine {
+  /** 1-based line number in the spill file. */
+  readonly line: number;
+  readonly bytes: number;
+  /** The request id, when the fragment still holds it. */
+  readonly requestId: string | undefined;
+}
+
 /**
  * Re-enqueues what an earlier run spilled. The file is renamed first, so items
  * that spill again while replaying land in a fresh file, not in the one being read.
+ * Lines that do not parse (a torn tail from a crash mid-append) are reported to
+ * `onTorn` and kept in `<path>.torn` rather than silently skipped.
  * Returns how many lines were replayed.
  */
-export function replaySpill<T>(path: string, parse: (line: string) => T | undefined, enqueue: (item: T) => void): number {
+export function replaySpill<T>(
+  path: string,
+  parse: (line: string) => T | undefined,
+  enqueue: (item: T) => void,
+  onTorn?: (torn: TornLine) => void,
+): number {
   if (!existsSync(path)) return 0;
   const replaying = `${path}.replaying`;
   renameSync(path, replaying);
   let n = 0;
-  for (const line of readFileSync(replaying, 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
+  const torn: string[] = [];
+  const lines = readFileSync(replaying, 'utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
     const item = parse(line);
-    if (item === undefined) continue;
+    if (item === undefined) {
+      torn.push(line);
+      const id = /"requestId":"([^"\\]{1,128})"/.exec(line)?.[1];
+      onTorn?.({ line: i + 1, bytes: Buffer.byteLength(line), requestId: id });
+      return;
+    }
     enqueue(item);
     n++;
-  }
+  });
+  if (torn.length > 0) appendFileSync(`${path}.torn`, `${torn.join('\n')}\n`);
   rmSync(replaying);
   return n;
 }

@@ -122,8 +122,18 @@ export class Recorder {
   replaySpilled(): number {
     let n = 0;
     for (const { path, queue } of this.#spillPaths) {
-      n += replaySpill(path, parseRecord, (r): EnqueueResult => queue.enqueue(r));
+      n += replaySpill(
+        path,
+        parseRecord,
+        (r): EnqueueResult => queue.enqueue(r),
+        (torn) =>
+          this.#logger?.warn(
+            { destination: queue.name, spillFile: path, line: torn.line, bytes: torn.bytes, requestId: torn.requestId },
+            'spill file line is torn (a write cut short); dropped and kept in the .torn file',
+          ),
+      );
     }
+    if (n > 0) this.#logger?.info({ replayed: n }, 'records spilled by an earlier run were queued again');
     return n;
   }
 
