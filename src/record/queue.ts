@@ -46,6 +46,8 @@ export class BatchQueue<T> {
   #timer: NodeJS.Timeout | undefined;
   #scheduled = false;
   #writing: Promise<void> | undefined;
+  /** The batch being written (retries included); its items are still only in memory. */
+  #batch: readonly T[] | undefined;
   #closed = false;
   #dueByTime = false;
   readonly #stats = { written: 0, dropped: 0, spilled: 0, writeErrors: 0 };
@@ -61,6 +63,13 @@ export class BatchQueue<T> {
 
   get depth(): number {
     return this.#length;
+  }
+
+  /** The oldest item still held only in memory (being written, or waiting), if any. */
+  oldest(): T | undefined {
+    const writing = this.#batch?.[0];
+    if (writing !== undefined) return writing;
+    return this.#length === 0 ? undefined : this.#ring[this.#head];
   }
 
   stats(): { readonly depth: number; readonly written: number; readonly dropped: number; readonly spilled: number; readonly writeErrors: number } {
@@ -165,6 +174,7 @@ export class BatchQueue<T> {
         this.#head = (this.#head + 1) % cap;
       }
       this.#length -= n;
+      this.#batch = batch;
       if (this.#length === 0) this.#clearTimer();
       for (let attempt = 0; ; attempt++) {
         try {
@@ -185,6 +195,7 @@ export class BatchQueue<T> {
         }
       }
     } finally {
+      this.#batch = undefined;
       this.#writing = undefined;
     }
   }

@@ -17,7 +17,8 @@ function configYaml(simUrl: string, dir: string): string {
 logging: { level: info }
 auth: { required: false }
 deployment: { id: crash-test }
-records: { store: { kind: sqlite, path: ${join(dir, 'records.db')} }, queue: { flushIntervalMs: 20, batchSize: 16, spillPath: ${join(dir, 'spill.jsonl')} } }
+# The default batching: a record waits up to a second in memory before its transaction; the journal covers that second.
+records: { store: { kind: sqlite, path: ${join(dir, 'records.db')} }, queue: { flushIntervalMs: 1000, batchSize: 200, spillPath: ${join(dir, 'spill.jsonl')} } }
 backends:
   - { id: onprem, tier: on-prem, region: eu, protocol: openai, baseUrl: '${simUrl}/v1', maxConcurrency: 256, models: [{ id: m }] }
 `;
@@ -33,14 +34,16 @@ async function auditCli(args: readonly string[], configPath: string): Promise<{ 
   }
 }
 
-/** What a separate reader sees as committed: record ids and audit seq → hash. */
-function readCommitted(dbPath: string, records: Set<string>, audit: Map<number, string>): void {
+/** What a separate reader sees as committed: record ids, audit seq → hash, and the decisions' subjects. */
+function readCommitted(dbPath: string, records: Set<string>, audit: Map<number, string>, decided = new Set<string>()): void {
   if (!existsSync(dbPath)) return;
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
     for (const r of db.prepare('SELECT request_id FROM decision_records').all() as { request_id: string }[]) records.add(r.request_id);
     for (const r of db.prepare('SELECT seq, entry FROM audit_log').all() as { seq: number; entry: string }[]) {
-      audit.set(r.seq, (JSON.parse(r.entry) as { hash: string }).hash);
+      const e = JSON.parse(r.entry) as { hash: string; kind: string; subject: string | null };
+      audit.set(r.seq, e.hash);
+      if (e.kind === 'decision' && e.subject !== null) decided.add(e.subject);
     }
   } catch {
     // Tables not migrated yet.
@@ -67,7 +70,7 @@ describe('crash durability (kill -9 under load, real process)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('loses no acknowledged record or audit entry, and the chain verifies after restart', async (t) => {
+  it('loses no acknowledged record or audit entry, nor the record of an answered request; the chain verifies after restart', async (t) => {
     const first = await spawnGateway(file);
     children.push(first);
     const dbPath = join(dir, 'records.db');
@@ -75,17 +78,20 @@ describe('crash durability (kill -9 under load, real process)', () => {
     const audit = new Map<number, string>();
     let stop = false;
     let sent = 0;
+    const answered: { id: string; at: number }[] = [];
     // Bounded load: 12 workers, each stops at the kill or after 400 requests.
     const worker = async (w: number): Promise<void> => {
       for (let i = 0; i < 400 && !stop; i++) {
         sent++;
         try {
+          const id = `crash-${w}-${i}`;
           const res = await fetch(`${first.url}/v1/chat/completions`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-request-id': `crash-${w}-${i}` },
+            headers: { 'content-type': 'application/json', 'x-request-id': id },
             body: JSON.stringify({ model: 'm', stream: i % 2 === 0, messages: [{ role: 'user', content: `load ${w} ${i}` }] }),
           });
-          await res.text();
+          const text = await res.text();
+          if (res.status === 200 && (text.includes('[DONE]') || text.includes('"finish_reason":"stop"'))) answered.push({ id, at: Date.now() });
         } catch {
           return;
         }
@@ -100,12 +106,20 @@ describe('crash durability (kill -9 under load, real process)', () => {
       }, 400, 50),
       `records were committed under load (${records.size} records, ${audit.size} audit entries)`,
     );
+    // Kill between two batch commits, so some answered requests' records are only in memory (and in the journal).
+    await new Promise((r) => setTimeout(r, 500));
+    readCommitted(dbPath, records, audit);
+    const killedAt = Date.now();
     first.child.kill('SIGKILL');
     stop = true;
     const exit = await first.exited;
     assert.equal(exit.signal, 'SIGKILL');
     await load;
-    t.diagnostic(`killed after ${sent} requests sent; ${records.size} records and ${audit.size} audit entries observed committed`);
+    // Answered at least 100 ms before the kill: its journal line was written long before (it is written as the response ends).
+    const answeredBefore = answered.filter((a) => a.at < killedAt - 100).map((a) => a.id);
+    t.diagnostic(
+      `killed after ${sent} requests sent, ${answered.length} answered; ${records.size} records and ${audit.size} audit entries observed committed`,
+    );
 
     const second = await spawnGateway(file);
     children.push(second);
@@ -121,7 +135,20 @@ describe('crash durability (kill -9 under load, real process)', () => {
 
     const afterRecords = new Set<string>();
     const afterAudit = new Map<number, string>();
-    readCommitted(dbPath, afterRecords, afterAudit);
+    const afterDecided = new Set<string>();
+    readCommitted(dbPath, afterRecords, afterAudit, afterDecided);
+    assert.deepEqual(answeredBefore.filter((id) => !afterRecords.has(id)), [], 'every answered request has its record');
+    assert.deepEqual(answeredBefore.filter((id) => !afterDecided.has(id)), [], 'and its audit entry');
+    // Startup named what it restored: exactly records that were not committed before the kill.
+    const restored = second
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('records restored from the journal'))
+      .flatMap((l) => (JSON.parse(l) as { restoredRecords: string[] }).restoredRecords);
+    t.diagnostic(`journal recovery restored ${restored.length} records`);
+    assert.ok(restored.length > 0, 'records that were only in memory at the kill came back from the journal');
+    assert.deepEqual(restored.filter((id) => records.has(id)), [], 'nothing already committed is restored twice');
+    assert.ok(restored.every((id) => afterRecords.has(id) && afterDecided.has(id)));
     assert.deepEqual([...records].filter((id) => !afterRecords.has(id)), [], 'every record observed committed before the kill is still there');
     assert.deepEqual(
       [...audit].filter(([seq, hash]) => afterAudit.get(seq) !== hash).map(([seq]) => seq),
