@@ -58,6 +58,8 @@ policy:
   matrix:
     regulated: { any: [on-prem] }
     confidential: { any: [on-prem, private-cloud, public-api] }
+    internal: { any: [on-prem, private-cloud] }
+    public: { any: [on-prem, public-api, private-cloud] }
   rules:
     - { id: confidential-public-with-placeholders, when: { levels: [confidential] }, effects: { pseudonymize_for: [public-api] } }
 backends:
