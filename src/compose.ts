@@ -175,7 +175,7 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
       void before.close();
     }, next.config.server.drainTimeoutMs);
     timer.unref();
-    const server = (c: Config): string => JSON.stringify([c.server.host, c.server.port, c.server.bodyLimitBytes]);
+    const server = (c: Config): string => JSON.stringify([c.server.host, c.server.port, c.server.bodyLimitBytes, c.server.maxInFlight]);
     const needsRestart = server(before.config) === server(next.config) ? [] : ['server'];
     logger.info({ policyVersion: services.pipeline.policyVersion, needsRestart }, what);
     return { ok: true, problems: [], policyVersion: services.pipeline.policyVersion, needsRestart };
@@ -216,7 +216,8 @@ export async function compose(loaded: LoadedConfig, options: ComposeOptions = {}
   }
   // The last verified bundle is back in force before the first request is served.
   await subscriber?.restore();
-  const http = createHttpServer({ live, logger, bodyLimitBytes: loaded.config.server.bodyLimitBytes, reload });
+  const { bodyLimitBytes, maxInFlight } = loaded.config.server;
+  const http = createHttpServer({ live, logger, bodyLimitBytes, maxInFlight, reload });
   return {
     config: loaded.config,
     logger,

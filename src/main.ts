@@ -9,6 +9,9 @@ export interface RunningGateway {
   shutdown(): Promise<void>;
 }
 
+/** After the drain deadline, how long ended requests get to flush their final bytes before sockets are cut. */
+const EXPIRE_GRACE_MS = 1_000;
+
 /** Starts a composed gateway listening on its configured address. */
 export async function listen(gateway: Gateway): Promise<RunningGateway> {
   const { app } = gateway.http;
@@ -20,20 +23,33 @@ export async function listen(gateway: Gateway): Promise<RunningGateway> {
   let closing: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     closing ??= (async () => {
-      gateway.http.setDraining();
-      // Past the deadline, open streams are cut so shutdown cannot hang forever.
-      const deadline = setTimeout(() => app.server.closeAllConnections(), drainTimeoutMs);
-      deadline.unref();
+      const { http } = gateway;
+      http.setDraining();
+      // At the deadline, open requests end with shutting_down (streams get a final error
+      // event); a moment later whatever is still connected is cut so shutdown cannot hang.
+      let cut: NodeJS.Timeout | undefined;
+      const deadline = setTimeout(() => {
+        http.expire();
+        cut = setTimeout(() => app.server.closeAllConnections(), EXPIRE_GRACE_MS);
+      }, drainTimeoutMs);
       try {
         await app.close();
+        // Stream handlers write their record after the socket closed; wait for those too (bounded by the timers above).
+        await Promise.race([http.recorded(), sleep(drainTimeoutMs + 2 * EXPIRE_GRACE_MS)]);
       } finally {
         clearTimeout(deadline);
+        clearTimeout(cut);
+        // Flushes the record and audit queues: every admitted request's record is written before exit.
         await gateway.closeResources();
       }
     })();
     return closing;
   };
   return { gateway, url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`, shutdown };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** Entry: load config → compose → serve; drain on SIGTERM/SIGINT. */

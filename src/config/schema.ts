@@ -129,6 +129,11 @@ const server = z.strictObject({
   bodyLimitBytes: z.number().int().positive().default(4 * 1024 * 1024),
   /** How long shutdown waits for in-flight requests before closing them. */
   drainTimeoutMs: z.number().int().nonnegative().default(30_000),
+  /**
+   * Inference requests (/v1 chat, messages, embeddings) one process serves at once;
+   * beyond it requests get 503 overloaded with Retry-After instead of queueing in memory.
+   */
+  maxInFlight: z.number().int().positive().default(1024),
 });
 
 const deployment = z.strictObject({
@@ -144,7 +149,7 @@ export const configSchema = z
   .strictObject({
     version: z.literal(1).default(1),
     deployment: deployment.default({ id: 'default', zone: 'on-prem' }),
-    server: server.default({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 4 * 1024 * 1024, drainTimeoutMs: 30_000 }),
+    server: server.prefault({}),
     logging: logging.default({ level: 'info' }),
     secrets: secrets.default({
       'on-prem': { envPrefix: 'PERIMETER_ONPREM_' },

@@ -42,6 +42,10 @@ export const ERROR_STATUS = {
   /** Usage limits cannot be checked and the fail mode is closed. */
   limits_unavailable: 503,
   capacity_exhausted: 503,
+  /** This gateway process has `server.maxInFlight` inference requests open; retry after Retry-After. */
+  overloaded: 503,
+  /** The gateway is draining for shutdown; retry on another instance. */
+  shutting_down: 503,
   /** The policy wants values pseudonymised before this tier, and that cannot be done. */
   pseudonymization_unavailable: 503,
   upstream_timeout: 504,

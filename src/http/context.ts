@@ -24,7 +24,12 @@ export function requestIdFor(req: IncomingMessage): string {
 export function createContext(request: FastifyRequest, reply: FastifyReply, bodyLabel?: string): RequestContext {
   const controller = new AbortController();
   const res = reply.raw;
+  // Past the drain deadline the request is ended like a client abort, but with shutting_down as the reason.
+  const deadline = request.deadline;
+  const expire = (): void => controller.abort(deadline?.reason);
+  deadline?.addEventListener('abort', expire, { once: true });
   res.once('close', () => {
+    deadline?.removeEventListener('abort', expire);
     if (!res.writableFinished) controller.abort();
   });
   const header = request.headers['x-perimeter-sensitivity'];
@@ -109,5 +114,7 @@ declare module 'fastify' {
     perimeter: RequestContext | null;
     /** Set by the authentication hook on /v1 routes. */
     principal: Principal | null;
+    /** Aborts when the drain deadline passes during shutdown; its reason is a shutting_down GatewayError. */
+    deadline: AbortSignal | null;
   }
 }

@@ -19,6 +19,8 @@ export interface RecordInfo {
   firstTokenAt?: number;
   upstreamMs?: number;
   recorded: boolean;
+  /** Called once the record has been handed to the recorder; shutdown waits for these. */
+  onRecorded?: () => void;
 }
 
 const INFERENCE: Readonly<Record<string, Operation>> = {
@@ -49,6 +51,14 @@ export function finishRecord(records: RequestRecords, request: FastifyRequest): 
   const info = recordInfo(request);
   if (info === undefined || info.recorded) return;
   info.recorded = true;
+  try {
+    finishNow(records, request, info);
+  } finally {
+    info.onRecorded?.();
+  }
+}
+
+function finishNow(records: RequestRecords, request: FastifyRequest, info: RecordInfo): void {
   const ctx = request.perimeter ?? bareContext(request);
   records.finish(
     ctx,

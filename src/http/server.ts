@@ -1,4 +1,6 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { GatewayError } from '../domain/errors.js';
 import type { Authenticator } from '../identity/authenticate.js';
@@ -10,7 +12,7 @@ import type { DashboardSources } from './ui/sources.js';
 import { registerDashboardRoutes } from './ui/routes.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { RequestRecords } from '../record/request-records.js';
-import { finishRecord, recordInfo } from './records.js';
+import { finishRecord, operationOf, recordInfo } from './records.js';
 import { performance } from 'node:perf_hooks';
 import { modelsToAnthropic } from './anthropic/mapper.js';
 import { registerAnthropicRoutes } from './anthropic/routes.js';
@@ -52,15 +54,32 @@ export interface HttpOptions {
   live: { readonly current: HttpServices };
   logger: Logger;
   bodyLimitBytes: number;
+  /** Inference requests served at once by this process; more get 503 overloaded. */
+  maxInFlight: number;
   /** Re-reads and applies the config; a bad file changes nothing. */
   reload(): Promise<{ ok: boolean; problems: readonly string[]; policyVersion: string; needsRestart: readonly string[] }>;
 }
 
 export interface HttpServer {
   readonly app: FastifyInstance;
-  /** Once set, readiness fails so load balancers stop sending new work. */
+  /**
+   * Once set, readiness fails, new inference requests get 503 shutting_down, and
+   * connections close after their current response instead of being kept alive.
+   */
   setDraining(): void;
+  /**
+   * The drain deadline passed: every open inference request is ended with
+   * shutting_down (a stream gets a final error event, not a silent cut).
+   */
+  expire(): void;
+  /** Inference requests admitted and not yet finished. */
+  inFlight(): number;
+  /** Resolves once every admitted inference request has handed its record to the recorder. */
+  recorded(): Promise<void>;
 }
+
+/** Seconds a client is asked to wait after overloaded or shutting_down. */
+const RETRY_AFTER_S = 1;
 
 export function createHttpServer(options: HttpOptions): HttpServer {
   const { logger, live } = options;
@@ -71,7 +90,8 @@ export function createHttpServer(options: HttpOptions): HttpServer {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
     genReqId: requestIdFor,
-    return503OnClosing: true,
+    // Requests that reach a closing server get our envelope and a record (shutting_down), not Fastify's bare 503.
+    return503OnClosing: false,
     // Streams can run for minutes; the upstream timeouts bound them instead.
     connectionTimeout: 0,
     keepAliveTimeout: 65_000,
@@ -81,20 +101,49 @@ export function createHttpServer(options: HttpOptions): HttpServer {
   app.decorateRequest('recordInfo', null);
   app.decorateRequest('receivedAt', 0);
   app.decorateRequest('services', null);
+  app.decorateRequest('deadline', null);
+  let draining = false;
+  const deadline = new AbortController();
+  // Inference requests admitted and not yet closed, with the socket each arrived on.
+  const open = new Map<ServerResponse, Socket>();
+  const unrecorded = new Set<FastifyRequest>();
+  const waiting: (() => void)[] = [];
+  const admit = (request: FastifyRequest, res: ServerResponse): void => {
+    const socket = request.raw.socket;
+    open.set(res, socket);
+    res.once('close', () => open.delete(res));
+    const info = recordInfo(request);
+    if (info === undefined) return;
+    unrecorded.add(request);
+    info.onRecorded = () => {
+      unrecorded.delete(request);
+      if (unrecorded.size === 0) for (const resolve of waiting.splice(0)) resolve();
+    };
+  };
   // Authentication runs before the body is parsed, so an unauthenticated caller learns
   // nothing about the request format and costs no parsing.
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     request.receivedAt = performance.now();
     // A request keeps the generation of services it arrived under, even across a reload.
     const services = live.current;
     request.services = services;
+    request.deadline = deadline.signal;
+    // While draining, every answer closes its connection so clients reconnect to another instance.
+    if (draining) reply.raw.shouldKeepAlive = false;
+    // Admission comes before authentication: shedding load must cost less than serving it.
+    if (operationOf(request.url) !== undefined) {
+      if (draining) throw new GatewayError('shutting_down', 'This gateway is shutting down; retry the request.', { retryAfter: RETRY_AFTER_S });
+      if (open.size >= options.maxInFlight) {
+        throw new GatewayError('overloaded', 'This gateway is at its in-flight request limit; retry later.', { retryAfter: RETRY_AFTER_S });
+      }
+      admit(request, reply.raw);
+    }
     if (request.url.startsWith('/v1/') || request.url.startsWith('/admin/')) {
       request.principal = await services.authenticator.authenticate(request.headers);
     }
   });
   // JSON only: any other body type is refused with 415 rather than parsed as text.
   app.removeContentTypeParser(['text/plain']);
-  let draining = false;
   const startedAt = Math.floor(Date.now() / 1000);
 
   // One decision record per inference request, written after the answer has gone out.
@@ -138,7 +187,9 @@ export function createHttpServer(options: HttpOptions): HttpServer {
   });
 
   app.setErrorHandler(async (err, request, reply) => {
-    const error = fromFrameworkError(err);
+    let error = fromFrameworkError(err);
+    // The drain deadline aborts the upstream call, which surfaces as a client abort; say what really happened.
+    if (error.code === 'client_closed_request' && deadline.signal.aborted && !reply.raw.destroyed) error = shuttingDown();
     const info = recordInfo(request);
     if (info !== undefined) info.error = error;
     if (error.status >= 500) {
@@ -155,6 +206,26 @@ export function createHttpServer(options: HttpOptions): HttpServer {
     app,
     setDraining: () => {
       draining = true;
+      for (const [res, socket] of open) {
+        // Not answered yet: the answer itself says Connection: close. Streaming already: close after its end.
+        if (!res.headersSent) res.shouldKeepAlive = false;
+        else if (res.writableFinished) socket.end();
+        else res.once('finish', () => socket.end());
+      }
     },
+    expire: () => {
+      if (!deadline.signal.aborted) deadline.abort(shuttingDown());
+    },
+    inFlight: () => open.size,
+    recorded: () =>
+      unrecorded.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            waiting.push(resolve);
+          }),
   };
+}
+
+function shuttingDown(): GatewayError {
+  return new GatewayError('shutting_down', 'The gateway shut down before this request finished.', { retryAfter: RETRY_AFTER_S });
 }

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Chunk } from '../domain/chat.js';
-import { toGatewayError, type GatewayError } from '../domain/errors.js';
+import { isGatewayError, toGatewayError, type GatewayError } from '../domain/errors.js';
 
 /** Turns internal chunks into one protocol's SSE frames. One instance per response. */
 export interface StreamEncoder {
@@ -25,12 +25,21 @@ export interface StreamOutcome {
  * and is written first. A failure after headers becomes a final error frame, never
  * a silent truncation; a client that goes away stops the loop, and the caller's
  * abort signal closes the upstream.
+ *
+ * Backpressure: once the socket refuses more (write() returns false) nothing more
+ * is pulled from `rest` until it drains, so a client that reads slowly slows the
+ * upstream read (undici stops reading, TCP pushes back) instead of the gateway
+ * buffering the stream. At most one extra upstream read is held while blocked.
+ *
+ * `signal` is the request's: when it aborts with a GatewayError (the drain deadline),
+ * the stream ends with that error as its final event.
  */
 export async function writeSse(
   res: ServerResponse,
   first: Chunk,
   rest: AsyncIterator<Chunk>,
   encoder: StreamEncoder,
+  signal?: AbortSignal,
 ): Promise<StreamOutcome> {
   let pending = encoder.chunk(first);
   let scheduled = false;
@@ -42,7 +51,7 @@ export async function writeSse(
     if (pending === '' || res.destroyed) return;
     const ok = res.write(pending);
     pending = '';
-    if (!ok) blocked = drained(res);
+    if (!ok) blocked = drained(res, signal);
   };
   try {
     for (;;) {
@@ -51,6 +60,7 @@ export async function writeSse(
         await blocked;
         blocked = undefined;
       }
+      if (signal?.aborted === true && isGatewayError(signal.reason)) throw signal.reason;
       const next = await rest.next();
       if (next.done === true) break;
       const frames = encoder.chunk(next.value);
@@ -62,7 +72,9 @@ export async function writeSse(
       }
     }
   } catch (err) {
-    const error = toGatewayError(err);
+    // An upstream read aborted by the drain deadline fails as a client abort; the signal's reason is the truth.
+    const reason: unknown = signal?.aborted === true ? signal.reason : undefined;
+    const error = isGatewayError(reason) ? reason : toGatewayError(err);
     if (!res.destroyed) res.end(pending + encoder.error(error));
     return { completed: false, error };
   }
@@ -73,15 +85,17 @@ export async function writeSse(
   return { completed: true };
 }
 
-function drained(res: ServerResponse): Promise<void> {
+function drained(res: ServerResponse, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       res.off('drain', done);
       res.off('close', done);
+      signal?.removeEventListener('abort', done);
       resolve();
     };
     res.on('drain', done);
     res.on('close', done);
+    signal?.addEventListener('abort', done);
   });
 }
 

@@ -36,12 +36,11 @@ export async function sendStream(
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
-    connection: 'keep-alive',
     'x-accel-buffering': 'no',
     ...perimeterHeaders(ctx.requestId, ctx),
   });
   if (info !== undefined) info.firstTokenAt = performance.now();
-  const outcome = await writeSse(res, first.value, iterator, encoder);
+  const outcome = await writeSse(res, first.value, iterator, encoder, ctx.signal);
   if (info !== undefined && outcome.error !== undefined) info.error = outcome.error;
   if (info !== undefined && !outcome.completed && outcome.error === undefined) info.error = new GatewayError('client_closed_request', 'client went away');
   if (!outcome.completed) await iterator.return?.();

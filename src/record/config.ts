@@ -71,6 +71,13 @@ const queueSchema = z.strictObject({
   spillPath: z.string().min(1).default('perimeter-records.spill.jsonl'),
   /** Attempts per batch before its records are treated as overflow. */
   writeRetries: z.number().int().min(0).max(20).default(3),
+  /**
+   * Append each record to a write-ahead journal (one write, no fsync) before it is
+   * queued, so records of answered requests survive kill -9; replayed at the next start.
+   */
+  journal: z.boolean().default(true),
+  /** Folder for journal segments; by default `<spillPath without .jsonl>.journal` beside the spill file. */
+  journalDir: z.string().min(1).optional(),
 });
 
 const sinkBase = {

@@ -46,6 +46,8 @@ export class BatchQueue<T> {
   #timer: NodeJS.Timeout | undefined;
   #scheduled = false;
   #writing: Promise<void> | undefined;
+  /** The batch being written (retries included); its items are still only in memory. */
+  #batch: readonly T[] | undefined;
   #closed = false;
   #dueByTime = false;
   readonly #stats = { written: 0, dropped: 0, spilled: 0, writeErrors: 0 };
@@ -61,6 +63,13 @@ export class BatchQueue<T> {
 
   get depth(): number {
     return this.#length;
+  }
+
+  /** The oldest item still held only in memory (being written, or waiting), if any. */
+  oldest(): T | undefined {
+    const writing = this.#batch?.[0];
+    if (writing !== undefined) return writing;
+    return this.#length === 0 ? undefined : this.#ring[this.#head];
   }
 
   stats(): { readonly depth: number; readonly written: number; readonly dropped: number; readonly spilled: number; readonly writeErrors: number } {
@@ -165,6 +174,7 @@ export class BatchQueue<T> {
         this.#head = (this.#head + 1) % cap;
       }
       this.#length -= n;
+      this.#batch = batch;
       if (this.#length === 0) this.#clearTimer();
       for (let attempt = 0; ; attempt++) {
         try {
@@ -185,6 +195,7 @@ export class BatchQueue<T> {
         }
       }
     } finally {
+      this.#batch = undefined;
       this.#writing = undefined;
     }
   }
@@ -209,23 +220,47 @@ export class BatchQueue<T> {
   }
 }
 
+/** A spill line that did not parse: a write cut short by a crash leaves one at the end. */
+export interface TornLine {
+  /** 1-based line number in the spill file. */
+  readonly line: number;
+  readonly bytes: number;
+  /** The request id, when the fragment still holds it. */
+  readonly requestId: string | undefined;
+}
+
 /**
  * Re-enqueues what an earlier run spilled. The file is renamed first, so items
  * that spill again while replaying land in a fresh file, not in the one being read.
+ * Lines that do not parse (a torn tail from a crash mid-append) are reported to
+ * `onTorn` and kept in `<path>.torn` rather than silently skipped.
  * Returns how many lines were replayed.
  */
-export function replaySpill<T>(path: string, parse: (line: string) => T | undefined, enqueue: (item: T) => void): number {
+export function replaySpill<T>(
+  path: string,
+  parse: (line: string) => T | undefined,
+  enqueue: (item: T) => void,
+  onTorn?: (torn: TornLine) => void,
+): number {
   if (!existsSync(path)) return 0;
   const replaying = `${path}.replaying`;
   renameSync(path, replaying);
   let n = 0;
-  for (const line of readFileSync(replaying, 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
+  const torn: string[] = [];
+  const lines = readFileSync(replaying, 'utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
     const item = parse(line);
-    if (item === undefined) continue;
+    if (item === undefined) {
+      torn.push(line);
+      const id = /"requestId":"([^"\\]{1,128})"/.exec(line)?.[1];
+      onTorn?.({ line: i + 1, bytes: Buffer.byteLength(line), requestId: id });
+      return;
+    }
     enqueue(item);
     n++;
-  }
+  });
+  if (torn.length > 0) appendFileSync(`${path}.torn`, `${torn.join('\n')}\n`);
   rmSync(replaying);
   return n;
 }

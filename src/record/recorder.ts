@@ -3,6 +3,9 @@ import { AuditLog, auditEventFromRecord, type AuditStore } from './audit.js';
 import type { AuditConfig, QueueConfig, RecordsConfig, ResolveSecret, StoreConfig } from './config.js';
 import type { DecisionRecord } from './decision-record.js';
 import { PostgresAuditStore, PostgresDatabase, PostgresRecordStore } from './postgres/postgres-store.js';
+import { appendFileSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { claimSegment, Journal, orphanSegments, readSegment } from './journal.js';
 import { BatchQueue, replaySpill, type DropReason, type EnqueueResult, type QueueObserver } from './queue.js';
 import { createSinks, type ContentEntry, type ContentSink, type RecordSink } from './sinks.js';
 import { SharedSqlite, SqliteAuditStore, SqliteRecordStore } from './sqlite/sqlite-store.js';
@@ -24,6 +27,8 @@ export interface RecorderOptions {
   /** Queue drops/spills/writes go here (GatewayMetrics implements it); they are also logged. */
   readonly queueObserver?: QueueObserver;
   readonly logger?: Logger;
+  /** Write-ahead journal: each record is appended here before it is queued. */
+  readonly journal?: Journal | undefined;
 }
 
 /**
@@ -39,10 +44,15 @@ export class Recorder {
   readonly #closers: (() => Promise<void>)[] = [];
   readonly #spillPaths: { path: string; queue: BatchQueue<DecisionRecord> }[] = [];
   readonly #logger: Logger | undefined;
+  readonly #journal: Journal | undefined;
+  /** Journal sequence number of each record still held by some queue. */
+  readonly #seqs = new WeakMap<DecisionRecord, number>();
+  #journalFailed = false;
 
   constructor(options: RecorderOptions) {
     this.#observers = options.observers ?? [];
     this.#logger = options.logger;
+    this.#journal = options.journal;
     const observer = loggingObserver(options.queueObserver, options.logger);
     const q = options.queue;
     const make = <T>(name: string, write: (batch: readonly T[]) => Promise<void>): BatchQueue<T> =>
@@ -110,7 +120,32 @@ export class Recorder {
         this.#logger?.error({ err: errorName(err) }, 'record observer failed');
       }
     }
+    this.#journalRecord(record);
     for (const q of this.#queues) q.enqueue(record);
+  }
+
+  /** Appends the record to the journal before any queue holds it, and drops finished segments. */
+  #journalRecord(record: DecisionRecord): void {
+    const journal = this.#journal;
+    if (journal === undefined) return;
+    try {
+      this.#seqs.set(record, journal.append(JSON.stringify(record)));
+      if (journal.hasSealed) journal.release(this.#oldestHeld());
+    } catch (err) {
+      // The queues still take the record; only its crash safety is lost. Logged once, not per request.
+      if (!this.#journalFailed) this.#logger?.error({ err: errorName(err) }, 'record journal write failed; records are not crash-safe until restart');
+      this.#journalFailed = true;
+    }
+  }
+
+  #oldestHeld(): number | undefined {
+    let oldest: number | undefined;
+    for (const q of this.#queues) {
+      const item = q.oldest();
+      const seq = item === undefined ? undefined : this.#seqs.get(item);
+      if (seq !== undefined && (oldest === undefined || seq < oldest)) oldest = seq;
+    }
+    return oldest;
   }
 
   /** Opt-in content for on-prem content sinks only. No-op when none is configured. */
@@ -122,8 +157,22 @@ export class Recorder {
   replaySpilled(): number {
     let n = 0;
     for (const { path, queue } of this.#spillPaths) {
-      n += replaySpill(path, parseRecord, (r): EnqueueResult => queue.enqueue(r));
+      n += replaySpill(
+        path,
+        parseRecord,
+        (r): EnqueueResult => {
+          // Out of the spill file and only in memory now: journal it like a new record.
+          this.#journalRecord(r);
+          return queue.enqueue(r);
+        },
+        (torn) =>
+          this.#logger?.warn(
+            { destination: queue.name, spillFile: path, line: torn.line, bytes: torn.bytes, requestId: torn.requestId },
+            'spill file line is torn (a write cut short); dropped and kept in the .torn file',
+          ),
+      );
     }
+    if (n > 0) this.#logger?.info({ replayed: n }, 'records spilled by an earlier run were queued again');
     return n;
   }
 
@@ -141,6 +190,8 @@ export class Recorder {
   /** Shutdown: drain, then close stores and sinks. Records arriving later are counted as dropped. */
   async close(): Promise<void> {
     await Promise.all([...this.#queues, ...this.#contentQueues].map((q) => q.close()));
+    // Every queue is flushed: nothing journaled is held in memory any more.
+    this.#journal?.close();
     await Promise.allSettled(this.#closers.map((c) => c()));
   }
 }
@@ -248,6 +299,103 @@ function storeFor(config: StoreConfig, resolveSecret: ResolveSecret | undefined)
   return { store: new PostgresRecordStore(db), audit: () => new PostgresAuditStore(db) };
 }
 
+/** What startup recovery found in journals left by processes that died. */
+export interface JournalRecovery {
+  readonly segments: number;
+  readonly journaled: number;
+  /** Request ids whose record was not in the store and was written from the journal. */
+  readonly restoredRecords: readonly string[];
+  /** Request ids whose decision was not in the audit trail and was appended from the journal. */
+  readonly restoredAudit: readonly string[];
+  /** Lines cut short by the crash (the last line of a segment), kept in `<dir>/torn.jsonl`. */
+  readonly torn: readonly { readonly segment: string; readonly bytes: number; readonly requestId: string | undefined }[];
+}
+
+const NO_RECOVERY: JournalRecovery = { segments: 0, journaled: 0, restoredRecords: [], restoredAudit: [], torn: [] };
+
+/**
+ * Replays journal segments of dead processes: records the store lacks are written
+ * (by request id), decisions the audit trail lacks are appended (by subject, among
+ * decision entries since the oldest journaled record). Everything restored and every
+ * torn line is named in the log. A failure leaves the segments for the next start.
+ */
+export async function recoverJournals(
+  dir: string,
+  targets: { readonly store?: RecordStore | undefined; readonly audit?: AuditLog | undefined },
+  logger?: Logger,
+): Promise<JournalRecovery> {
+  const orphans = orphanSegments(dir);
+  if (orphans.length === 0) return NO_RECOVERY;
+  const claimed: string[] = [];
+  const records: DecisionRecord[] = [];
+  const torn: { segment: string; bytes: number; requestId: string | undefined }[] = [];
+  const tornLines: string[] = [];
+  const seen = new Set<string>();
+  for (const orphan of orphans) {
+    const path = claimSegment(orphan);
+    if (path === undefined) continue;
+    claimed.push(path);
+    const { lines, torn: cut } = readSegment(path);
+    for (const line of lines) {
+      const r = parseRecord(line);
+      if (r === undefined || seen.has(r.requestId)) continue;
+      seen.add(r.requestId);
+      records.push(r);
+    }
+    if (cut !== undefined) {
+      torn.push({ segment: basename(path), bytes: Buffer.byteLength(cut), requestId: /"requestId":"([^"\\]{1,128})"/.exec(cut)?.[1] });
+      tornLines.push(cut);
+    }
+  }
+  try {
+    const restoredRecords: string[] = [];
+    const store = targets.store;
+    if (store !== undefined) {
+      const missing: DecisionRecord[] = [];
+      for (const r of records) if ((await store.count({ requestId: r.requestId })) === 0) missing.push(r);
+      for (let i = 0; i < missing.length; i += 500) await store.append(missing.slice(i, i + 500));
+      restoredRecords.push(...missing.map((r) => r.requestId));
+    }
+    const restoredAudit: string[] = [];
+    const audit = targets.audit;
+    if (audit !== undefined && records.length > 0) {
+      const since = Math.min(...records.map((r) => r.timeMs));
+      const present = new Set<string>();
+      for await (const e of audit.entries({ since, kind: 'decision' })) if (e.subject !== null) present.add(e.subject);
+      const missing = records.filter((r) => !present.has(r.requestId));
+      for (let i = 0; i < missing.length; i += 500) await audit.append(missing.slice(i, i + 500).map(auditEventFromRecord));
+      restoredAudit.push(...missing.map((r) => r.requestId));
+    }
+    if (tornLines.length > 0) appendFileSync(join(dir, 'torn.jsonl'), `${tornLines.join('\n')}\n`);
+    for (const path of claimed) rmSync(path, { force: true });
+    const result: JournalRecovery = { segments: claimed.length, journaled: records.length, restoredRecords, restoredAudit, torn };
+    logger?.warn(
+      { segments: result.segments, journaled: result.journaled, restoredRecords: restoredRecords.length, restoredAudit: restoredAudit.length, torn },
+      'record journal recovered after an unclean stop',
+    );
+    // The ids, so an operator can see exactly what was restored; in lines of 200.
+    for (let i = 0; i < restoredRecords.length; i += 200) logger?.info({ restoredRecords: restoredRecords.slice(i, i + 200) }, 'records restored from the journal');
+    for (let i = 0; i < restoredAudit.length; i += 200) logger?.info({ restoredAudit: restoredAudit.slice(i, i + 200) }, 'audit entries restored from the journal');
+    return result;
+  } catch (err) {
+    logger?.error({ err: errorName(err), segments: claimed.length }, 'record journal recovery failed; the segments are kept for the next start');
+    return NO_RECOVERY;
+  }
+}
+
+/** Where journals live unless `queue.journalDir` says: beside the spill file. */
+export function journalDirFor(queue: Pick<QueueConfig, 'spillPath' | 'journalDir'>): string {
+  if (queue.journalDir !== undefined) return queue.journalDir;
+  const base = basename(queue.spillPath).replace(/\.jsonl$/, '');
+  return join(dirname(queue.spillPath), `${base}.journal`);
+}
+
+/** Small segments are deleted soon after their records are written; large ones save file churn. */
+const JOURNAL_SEGMENT_LINES = 1_000;
+
+// Names journals uniquely within this process (a reload builds a new recorder).
+let journalsOpened = 0;
+
 /** Everything `records:` configures, built and ready; for the lead's compose. */
 export async function createRecorder(
   config: { records: RecordsConfig; audit: AuditConfig },
@@ -262,11 +410,20 @@ export async function createRecorder(
   const sinks = createSinks(config.records.sinks, { logger: deps.logger, ...(deps.resolveSecret === undefined ? {} : { resolveSecret: deps.resolveSecret }) });
   let stores: OpenedStores | undefined;
   if (config.records.enabled) stores = await openStores(config.records, config.audit, deps);
+  const auditDecisions = config.audit.decisions ? stores?.audit : undefined;
+  let journal: Journal | undefined;
+  if (stores !== undefined && config.records.queue.journal) {
+    const dir = journalDirFor(config.records.queue);
+    await recoverJournals(dir, { store: stores.records, audit: auditDecisions }, deps.logger);
+    journalsOpened++;
+    journal = new Journal({ dir, name: `${process.pid}-${journalsOpened}`, segmentLines: JOURNAL_SEGMENT_LINES });
+  }
   const recorder = new Recorder({
+    journal,
     queue: config.records.queue,
     store: stores?.records,
     // The trail still exists for admin, key, policy and federation events when decisions are off.
-    audit: config.audit.decisions ? stores?.audit : undefined,
+    audit: auditDecisions,
     sinks: sinks.records,
     contentSinks: sinks.content,
     observers: deps.observers ?? [],

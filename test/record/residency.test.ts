@@ -144,7 +144,7 @@ describe('config sections', () => {
     const records = recordsConfigSchema.parse({});
     assert.deepEqual(records.store, { kind: 'sqlite', path: 'perimeter-records.db' });
     assert.equal(records.retentionDays, 90);
-    assert.deepEqual(records.queue, { size: 10_000, batchSize: 200, flushIntervalMs: 1000, whenFull: 'drop_oldest', spillPath: 'perimeter-records.spill.jsonl', writeRetries: 3 });
+    assert.deepEqual(records.queue, { size: 10_000, batchSize: 200, flushIntervalMs: 1000, whenFull: 'drop_oldest', spillPath: 'perimeter-records.spill.jsonl', writeRetries: 3, journal: true });
     assert.equal(costConfigSchema.parse({}).reference.label, 'public-api');
     assert.equal(costConfigSchema.parse({}).consolidation.onPremMinRequestsPerDay, 100);
     assert.deepEqual(auditConfigSchema.parse({}), { enabled: true, decisions: true });

@@ -47,7 +47,9 @@ export function registerAdminRoutes(app: FastifyInstance, reload: HttpOptions['r
 
   app.get('/admin/health', async (request) => {
     const { services } = guard(request, 'read');
-    return { status: 'ok', ...services.health() };
+    // Memory figures let operators (and bench/soak.ts) watch for leaks without a debugger.
+    const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+    return { status: 'ok', ...services.health(), process: { rss, heapUsed, heapTotal, external, arrayBuffers } };
   });
 
   app.get('/admin/policy', async (request) => guard(request, 'read').services.policy());
