@@ -1,8 +1,9 @@
 import type { ClassifierConfig } from '../config.js';
 import { type Detector, wordSet } from '../scan-context.js';
 
+/** With the `u` flag an escaped "-" or "/" outside a class is a syntax error, and neither needs escaping there. */
 function escape(s: string): string {
-  return s.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+  return s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 }
 
 /** One alternation per dictionary, longest terms first, whole words only. Compiled once. */

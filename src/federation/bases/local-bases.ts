@@ -30,7 +30,7 @@ import { chunkDocument, type Chunk } from './chunk.js';
 import type { BaseDefinition, BasesConfig } from './config.js';
 import { extractText, mediaTypeOf } from './extract.js';
 import { buildSnippet, type SnippetGuard } from './snippet.js';
-import { chunkKey, cosine, queryTerms, reciprocalRankFusion, type BaseStore, type ChunkHit, type StoredDocument } from './store.js';
+import { chunkKey, cosine, queryTerms, reciprocalRankFusion, type BaseStore, type ChunkHit, type StoredDocument, type TermMatch } from './store.js';
 
 /** Vectors for texts from an embedding model served through the gateway's own policy. */
 export type EmbedFn = (texts: readonly string[], context: EmbedContext) => Promise<Float32Array[]>;
@@ -112,7 +112,8 @@ export class LocalBases implements BasesApi {
       maxRank = Math.min(maxRank, this.#rank(request.maxSnippetLevel));
     }
     const ids = [...new Set(defs.map((d) => d.id))];
-    const ranked = await this.#rankChunks(caller, ids, query, limit);
+    // A search box means every word; a retrieval query is a question, where any word may count.
+    const ranked = await this.#rankChunks(caller, ids, query, limit, request.purpose === 'retrieve' ? 'any' : 'all');
     const { words, phrases } = queryTerms(query);
     const terms = [...phrases, ...words];
     const hits: SearchHit[] = ranked.map(({ chunk, score }) => {
@@ -350,9 +351,9 @@ export class LocalBases implements BasesApi {
     return done ?? { ...move, state: 'completed' };
   }
 
-  async #rankChunks(caller: Caller, baseIds: readonly string[], query: string, limit: number): Promise<{ chunk: ChunkHit; score: number }[]> {
+  async #rankChunks(caller: Caller, baseIds: readonly string[], query: string, limit: number, match: TermMatch): Promise<{ chunk: ChunkHit; score: number }[]> {
     if (baseIds.length === 0) return [];
-    const lexical = await this.#o.store.searchText(baseIds, query, limit * 2);
+    const lexical = await this.#o.store.searchText(baseIds, query, limit * 2, match);
     const embed = this.#o.embed;
     if (embed === undefined) return lexical.slice(0, limit).map((chunk) => ({ chunk, score: chunk.score }));
     const stored = await this.#o.store.vectors(baseIds);

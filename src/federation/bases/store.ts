@@ -127,7 +127,8 @@ export interface BaseStore {
   /** Removes every version and chunk; false when there was nothing. */
   deleteDocument(baseId: string, documentId: string): Promise<boolean>;
   /** Full-text search over current chunks, best first. Query text is plain words and "phrases". */
-  searchText(baseIds: readonly string[], query: string, limit: number): Promise<ChunkHit[]>;
+  /** BM25-style ranked chunks; `all` needs every term (the default), `any` at least one. */
+  searchText(baseIds: readonly string[], query: string, limit: number, match?: TermMatch): Promise<ChunkHit[]>;
   /** Current chunks that have a vector, in the given Bases. */
   vectors(baseIds: readonly string[]): Promise<ChunkVector[]>;
   createMove(move: NewMove): Promise<MoveInfo>;
@@ -143,6 +144,8 @@ export interface BaseStore {
  * Words and "quoted phrases" from a user query, for the FTS engines. Operators are
  * not passed through: a query is text to find, not a program.
  */
+export type TermMatch = 'all' | 'any';
+
 export function queryTerms(query: string): { words: string[]; phrases: string[] } {
   const phrases: string[] = [];
   const rest = query.replace(/"([^"]*)"/g, (_m, p: string) => {

@@ -138,6 +138,10 @@ for (const harness of [sqliteHarness(), postgresHarness()]) {
       assert.ok((ranked[0]?.score ?? 0) > (ranked[1]?.score ?? 0), 'scores are higher-is-better');
       assert.deepEqual((await s.searchText(['kb'], '"hotel rates"', 10)).map((h) => h.documentId), ['b']);
       assert.deepEqual(await s.searchText(['kb'], '"rates hotel"', 10), [], 'a phrase keeps its word order');
+      // A question retrieves on any of its words, best match first; a search needs all of them.
+      assert.deepEqual(await s.searchText(['kb'], 'hotels zeppelin', 10), []);
+      const anyWord = await s.searchText(['kb'], 'hotels zeppelin', 10, 'any');
+      assert.ok(anyWord.length > 0 && anyWord.every((h) => h.baseId === 'kb'));
       assert.deepEqual((await s.searchText(['kb', 'other'], 'hotels', 10)).map((h) => h.baseId).sort(), ['kb', 'kb', 'other']);
       assert.deepEqual(await s.searchText([], 'hotels', 10), []);
       assert.deepEqual(await s.searchText(['kb'], '  ***  ', 10), []);

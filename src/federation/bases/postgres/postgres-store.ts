@@ -9,6 +9,7 @@ import {
   encodeVector,
   moveFromRow,
   queryTerms,
+  type TermMatch,
   type BaseStore,
   type ChunkHit,
   type ChunkInput,
@@ -97,10 +98,10 @@ function migrations(s: string): readonly string[] {
  * and bare words only, so `or`, `-` and the like in user text are not operators and
  * both stores see the same AND of terms.
  */
-export function websearchQuery(query: string): string | undefined {
+export function websearchQuery(query: string, match: TermMatch = 'all'): string | undefined {
   const { words, phrases } = queryTerms(query);
   const terms = [...phrases.map((p) => `"${p}"`), ...words.map((w) => (w.toLowerCase() === 'or' ? `"${w}"` : w))];
-  return terms.length === 0 ? undefined : terms.join(' ');
+  return terms.length === 0 ? undefined : terms.join(match === 'all' ? ' ' : ' or ');
 }
 
 export class PostgresBaseStore implements BaseStore {
@@ -229,8 +230,8 @@ export class PostgresBaseStore implements BaseStore {
     });
   }
 
-  async searchText(baseIds: readonly string[], query: string, limit: number): Promise<ChunkHit[]> {
-    const q = websearchQuery(query);
+  async searchText(baseIds: readonly string[], query: string, limit: number, match: TermMatch = 'all'): Promise<ChunkHit[]> {
+    const q = websearchQuery(query, match);
     if (q === undefined || baseIds.length === 0) return [];
     const s = this.schema;
     const res = await this.pool.query<Record<string, unknown>>(

@@ -10,6 +10,7 @@ import {
   encodeVector,
   moveFromRow,
   queryTerms,
+  type TermMatch,
   type BaseStore,
   type ChunkHit,
   type ChunkInput,
@@ -85,10 +86,10 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 /** An FTS5 MATCH expression from plain words and phrases: every term quoted, so none is an operator. */
-export function fts5Query(query: string): string | undefined {
+export function fts5Query(query: string, match: TermMatch = 'all'): string | undefined {
   const { words, phrases } = queryTerms(query);
   const terms = [...phrases, ...words].map((t) => `"${t.replace(/"/g, '""')}"`);
-  return terms.length === 0 ? undefined : terms.join(' AND ');
+  return terms.length === 0 ? undefined : terms.join(match === 'all' ? ' AND ' : ' OR ');
 }
 
 export class SqliteBaseStore implements BaseStore {
@@ -194,8 +195,8 @@ export class SqliteBaseStore implements BaseStore {
       .immediate();
   }
 
-  async searchText(baseIds: readonly string[], query: string, limit: number): Promise<ChunkHit[]> {
-    const match = fts5Query(query);
+  async searchText(baseIds: readonly string[], query: string, limit: number, terms: TermMatch = 'all'): Promise<ChunkHit[]> {
+    const match = fts5Query(query, terms);
     if (match === undefined || baseIds.length === 0) return [];
     const rows = this.db
       .prepare(
