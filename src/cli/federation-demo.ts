@@ -245,3 +245,105 @@ export async function startGatewayProcess(cliPath: string, config: string, port:
     await new Promise((r) => setTimeout(r, 150));
   }
 }
+
+export interface FederationDemoOptions {
+  readonly cliPath: string;
+  readonly dir: string;
+  readonly out: NodeJS.WritableStream;
+}
+
+export interface RunningFederationDemo {
+  stop(): Promise<void>;
+}
+
+/**
+ * `perimeter demo-federation`: a cloud and an on-prem deployment on loopback with a dev
+ * OIDC issuer, simulated tiers and sample documents, then the commands to try.
+ */
+export async function runFederationDemo(options: FederationDemoOptions): Promise<RunningFederationDemo> {
+  const { startDevIssuer } = await import('../simulator/oidc.js');
+  const { startSimulator } = await import('../simulator/server.js');
+  const issuer = await startDevIssuer({ port: 9180 });
+  const sims = {
+    onprem: await startSimulator({ port: 9201, name: 'on-prem', ttftMs: 40, tokensPerSecond: 80 }),
+    privateCloud: await startSimulator({ port: 9202, name: 'private-cloud', ttftMs: 40, tokensPerSecond: 80 }),
+    publicApi: await startSimulator({ port: 9203, name: 'public-api', ttftMs: 40, tokensPerSecond: 80 }),
+  };
+  const ports = { cloud: { api: 8080, federation: 8443 }, onprem: { api: 8081, federation: 8444 } };
+  const files = writeFederationDemo({
+    dir: options.dir,
+    issuer: { issuer: issuer.issuer, jwksUrl: issuer.jwksUrl, audience: issuer.audience },
+    ports,
+    sims: { onprem: sims.onprem.url, privateCloud: sims.privateCloud.url, publicApi: sims.publicApi.url },
+    logLevel: 'warn',
+  });
+  const children: ChildProcess[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null) return resolve();
+            c.once('exit', () => resolve());
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+    await issuer.close();
+    await Promise.all(Object.values(sims).map((s) => s.close()));
+  };
+  try {
+    children.push(await startGatewayProcess(options.cliPath, files.configs.cloud, ports.cloud.api));
+    children.push(await startGatewayProcess(options.cliPath, files.configs.onprem, ports.onprem.api));
+    const carol = await issuer.token({ sub: 'carol', groups: ['kb-admins', 'staff', 'clinical'], expiresInSeconds: 86_400 });
+    for (const doc of DEMO_DOCUMENTS) {
+      const home = doc.deployment === 'cloud' ? ports.cloud.api : ports.onprem.api;
+      const res = await fetch(`http://127.0.0.1:${home}/v1/bases/${doc.baseId}/documents`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${carol}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ documentId: doc.documentId, title: doc.title, mediaType: 'text/markdown', text: doc.text }),
+      });
+      if (!res.ok) throw new Error(`ingesting ${doc.documentId}: ${res.status} ${await res.text()}`);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const cloud = `http://127.0.0.1:${ports.cloud.api}`;
+  const onprem = `http://127.0.0.1:${ports.onprem.api}`;
+  options.out.write(
+    [
+      '',
+      'Perimeter federation demo is running.',
+      `  cloud deployment    ${cloud}   (peer listener https://127.0.0.1:${ports.cloud.federation}, mTLS)`,
+      `  on-prem deployment  ${onprem}   (peer listener https://127.0.0.1:${ports.onprem.federation}, mTLS)`,
+      `  dev OIDC issuer     ${issuer.issuer}   (demo only: it signs a token for anyone who asks)`,
+      `  simulated tiers     on-prem ${sims.onprem.url}, private-cloud ${sims.privateCloud.url}, public-api ${sims.publicApi.url}`,
+      `  configs, certificates, records: ${options.dir}`,
+      '',
+      'Get a token (alice is in the staff and clinical groups):',
+      `  TOKEN=$(curl -s ${issuer.issuer}/token -d '{"sub":"alice","groups":["staff","clinical"]}' | jq -r .access_token)`,
+      '',
+      'Search both deployments from the cloud: metadata and masked snippets only, each side applying its own permissions:',
+      `  curl -s ${cloud}/v1/bases/search -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
+      `    -d '{"query":"travel"}' | jq '.deployments, (.hits[] | {deploymentId, baseId, documentId, snippet, redacted})'`,
+      '',
+      'The full document is served only at home (the cloud answers 404):',
+      `  curl -s ${onprem}/v1/bases/clinical-notes/documents/ward-7-handover -H "authorization: Bearer $TOKEN" | jq .text`,
+      `  curl -s ${cloud}/v1/bases/clinical-notes/documents/ward-7-handover -H "authorization: Bearer $TOKEN" | jq .error`,
+      '',
+      'RAG chat over the on-prem handbook, generated on-prem (see x-perimeter-tier):',
+      `  curl -si ${onprem}/v1/chat/completions -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
+      `    -d '{"model":"llama-3.1-8b-instruct","perimeter":{"bases":["handbook"]},"messages":[{"role":"user","content":"What is the daily meal allowance?"}]}'`,
+      'The same context may not reach a public model from the cloud (403 model_not_permitted_for_data):',
+      `  curl -s ${cloud}/v1/chat/completions -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
+      `    -d '{"model":"gpt-4.1-mini","perimeter":{"bases":["handbook"]},"messages":[{"role":"user","content":"What is the daily meal allowance?"}]}' | jq .error`,
+      '',
+      `One catalogue: curl -s ${cloud}/v1/models -H "authorization: Bearer $TOKEN" | jq '.data[] | {id, deployment: .perimeter.deployment}'`,
+      `Peers and the applied policy bundle: curl -s ${onprem}/admin/health -H "authorization: Bearer $(curl -s ${issuer.issuer}/token -d '{"sub":"carol","groups":["kb-admins"]}' | jq -r .access_token)" | jq '{peers, bundles}'`,
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+  return { stop };
+}

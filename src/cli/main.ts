@@ -11,6 +11,7 @@ import { resolveGatewaySecret } from '../identity/gateway-secret.js';
 import { openKeyService } from '../identity/setup.js';
 import { ModelCatalog } from '../route/catalog.js';
 import { runAuditCli } from './audit.js';
+import { runFederationDemo } from './federation-demo.js';
 import { runBundlesCli } from './bundles.js';
 import { runBasesCli } from './bases.js';
 import { classifyLines } from './classify.js';
@@ -36,6 +37,7 @@ Usage:
   perimeter bundles  keygen|sign|verify                   signed dictionary and policy bundles (docs/bundles.md)
   perimeter bases    ingest|search [--url URL] ...          add documents to a Base, search Bases (key from PERIMETER_API_KEY)
   perimeter demo     [--port N]                           simulated tiers + gateway on examples/demo.yaml
+  perimeter demo-federation                               a cloud and an on-prem deployment, federated (docs/federation.md)
 `;
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -188,6 +190,11 @@ async function run(argv: string[]): Promise<number> {
       };
       process.once('SIGTERM', stopSims);
       process.once('SIGINT', stopSims);
+      return -1;
+    }
+    case 'demo-federation': {
+      const running = await runFederationDemo({ cliPath: fileURLToPath(import.meta.url), dir: resolve('data', 'federation'), out: process.stdout });
+      onShutdown(() => running.stop());
       return -1;
     }
     case undefined:
