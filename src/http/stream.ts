@@ -19,16 +19,8 @@ export async function sendStream(
   encoder: StreamEncoder,
   info?: RecordInfo,
 ): Promise<StreamOutcome> {
-  const source = stream[Symbol.asyncIterator]();
-  // Watches for the usage chunk on its way past, for the decision record.
-  const iterator: AsyncIterator<Chunk> = {
-    next: async () => {
-      const next = await source.next();
-      if (next.done !== true && next.value.type === 'usage' && info !== undefined) info.usage = next.value.usage;
-      return next;
-    },
-    return: async () => (await source.return?.()) ?? { done: true, value: undefined },
-  };
+  // The pipeline notes the usage chunk on ctx as it passes; no extra async layer per token here.
+  const iterator = stream[Symbol.asyncIterator]();
   const first = await iterator.next();
   if (first.done === true) throw new GatewayError('upstream_error', 'The upstream ended the stream before sending anything.');
   reply.hijack();
@@ -44,5 +36,6 @@ export async function sendStream(
   if (info !== undefined && outcome.error !== undefined) info.error = outcome.error;
   if (info !== undefined && !outcome.completed && outcome.error === undefined) info.error = new GatewayError('client_closed_request', 'client went away');
   if (!outcome.completed) await iterator.return?.();
+  if (info !== undefined && ctx.usage !== undefined) info.usage = ctx.usage;
   return outcome;
 }

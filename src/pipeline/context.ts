@@ -1,4 +1,5 @@
 import type { Classification } from '../classify/types.js';
+import type { Usage } from '../domain/chat.js';
 import type { Principal } from '../domain/principal.js';
 import type { Tier } from '../domain/tier.js';
 import type { Decision } from '../policy/engine.js';
@@ -46,6 +47,8 @@ export interface RequestContext {
   pseudonymized: boolean;
   /** The request's span; stages run as its children. Undefined where nothing traces (CLI). */
   readonly trace: RequestTrace | undefined;
+  /** A stream's usage chunk, seen by the pipeline on its way past (for the decision record). */
+  usage: Usage | undefined;
   /** The caller's SSO token and correlation id for calls to peer deployments; read only when one is made. */
   readonly federation: () => { readonly token: string | undefined; readonly correlationId: string };
   /** What retrieval from Bases added: the Bases' levels (labels), a tier limit, ids and counts. */
@@ -85,6 +88,7 @@ export function newRequestContext(init: ContextInit): RequestContext {
     attempts: [],
     pseudonymized: false,
     retrieval: undefined,
+    usage: undefined,
     federation: init.federation ?? (() => ({ token: undefined, correlationId: init.requestId })),
     injection: undefined,
   };

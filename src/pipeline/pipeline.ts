@@ -184,7 +184,10 @@ export class Pipeline {
     // One stream layer for the watch and the output scan: each layer is a few promise turns per token.
     return scanStream(result.value, this.#output.forRequest(request), {
       seen: (chunk) => {
-        if (chunk.type === 'usage') usage = chunk.usage;
+        if (chunk.type === 'usage') {
+          usage = chunk.usage;
+          ctx.usage = chunk.usage;
+        }
       },
       end: settle,
       failed: () => this.#router.health.recordFailure(entry.backendId),
