@@ -11,6 +11,7 @@ import { resolveGatewaySecret } from '../identity/gateway-secret.js';
 import { openKeyService } from '../identity/setup.js';
 import { ModelCatalog } from '../route/catalog.js';
 import { runAuditCli } from './audit.js';
+import { isClusterPrimary, parseWorkers, serveCluster } from './cluster.js';
 import { classifyLines } from './classify.js';
 import { keysCommand } from './keys.js';
 import { runReportCli } from './report.js';
@@ -21,7 +22,8 @@ import { validateConfigFile } from './validate.js';
 const USAGE = `perimeter — a hybrid AI gateway that routes on data sensitivity
 
 Usage:
-  perimeter serve    --config perimeter.yaml [--port N]   run the gateway
+  perimeter serve    --config perimeter.yaml [--port N] [--workers N|auto]
+                                                          run the gateway (--workers: N processes on one port)
   perimeter validate <file> [--check-secrets]             check a config; exit 1 on errors
   perimeter simulate --config <file>                      simulated backends for a config's loopback URLs
   perimeter simulate --port N [--name NAME] [--no-record] one simulated backend
@@ -57,9 +59,12 @@ async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {
-      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, port: { type: 'string' } } });
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, port: { type: 'string' }, workers: { type: 'string' } } });
       const configPath = values.config ?? 'perimeter.yaml';
       const p = port(values.port);
+      const workers = parseWorkers(values.workers);
+      // The primary only supervises; each worker re-runs this command and serves below.
+      if (isClusterPrimary(workers)) return serveCluster(configPath, p === undefined ? {} : { port: p }, { workers });
       await serve(configPath, p === undefined ? {} : { port: p });
       return -1;
     }
