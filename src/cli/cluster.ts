@@ -44,6 +44,16 @@ export function isClusterPrimary(workers: number | undefined): workers is number
   return workers !== undefined && workers > 1 && cluster.isPrimary;
 }
 
+/**
+ * For `serve(...).catch(leaveClusterOnFailure)`: a worker whose start fails (port taken,
+ * store down) would be kept alive by its IPC channel to the primary. It exits with 1
+ * once the CLI has printed the error, so the primary sees the failure instead of waiting.
+ */
+export function leaveClusterOnFailure(err: unknown): never {
+  if (cluster.isWorker) setImmediate(() => process.exit(1));
+  throw err;
+}
+
 /** Sliding-window restart allowance: `take()` is true while fewer than `max` restarts happened in the window. */
 export class RestartBudget {
   readonly #max: number;

@@ -11,7 +11,7 @@ import { resolveGatewaySecret } from '../identity/gateway-secret.js';
 import { openKeyService } from '../identity/setup.js';
 import { ModelCatalog } from '../route/catalog.js';
 import { runAuditCli } from './audit.js';
-import { isClusterPrimary, parseWorkers, serveCluster } from './cluster.js';
+import { isClusterPrimary, leaveClusterOnFailure, parseWorkers, serveCluster } from './cluster.js';
 import { classifyLines } from './classify.js';
 import { keysCommand } from './keys.js';
 import { runReportCli } from './report.js';
@@ -65,7 +65,7 @@ async function run(argv: string[]): Promise<number> {
       const workers = parseWorkers(values.workers);
       // The primary only supervises; each worker re-runs this command and serves below.
       if (isClusterPrimary(workers)) return serveCluster(configPath, p === undefined ? {} : { port: p }, { workers });
-      await serve(configPath, p === undefined ? {} : { port: p });
+      await serve(configPath, p === undefined ? {} : { port: p }).catch(leaveClusterOnFailure);
       return -1;
     }
     case 'validate': {
@@ -201,7 +201,8 @@ run(process.argv.slice(2)).then(
   (code) => {
     // -1: a server is running and the process lives until a signal. Other commands
     // exit now, even if a store client (a Postgres pool) would keep the loop alive.
-    if (code >= 0) process.exit(code);
+    // process.exit drops output still queued for a pipe (`audit export | …` lost entries): flush first.
+    if (code >= 0) process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
   },
   (err: unknown) => {
     if (err instanceof UsageError) process.stderr.write(`perimeter: ${err.message}\n\n${USAGE}`);
