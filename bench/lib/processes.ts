@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
@@ -11,6 +11,52 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
+/** A process and all its live descendants (cluster workers, child processes), from /proc/<pid>/task/<tid>/children. */
+export function processTree(root: number): number[] {
+  const out: number[] = [];
+  const queue = [root];
+  // Bounded: a process tree on one machine is small; the cap guards against a /proc oddity looping.
+  while (queue.length > 0 && out.length < 1024) {
+    const pid = queue.shift() as number;
+    out.push(pid);
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // exited meanwhile
+    }
+    for (const tid of tasks) {
+      try {
+        for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) {
+          if (child.trim() !== '') queue.push(Number(child));
+        }
+      } catch {
+        // thread or process gone
+      }
+    }
+  }
+  return out;
+}
+
+/** user+system CPU seconds of a process tree (live processes only). */
+export function treeCpuSeconds(root: number): number {
+  return processTree(root).reduce((sum, pid) => sum + safe(() => cpuSeconds(pid)), 0);
+}
+
+/** Summed RSS of a process tree, MiB. */
+export function treeRssMiB(root: number): number {
+  return processTree(root).reduce((sum, pid) => sum + safe(() => rssMiB(pid)), 0);
+}
+
+function safe(read: () => number): number {
+  try {
+    const v = read();
+    return Number.isFinite(v) ? v : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Resident set size in MiB, from /proc. */
 export function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -19,11 +65,11 @@ export function rssMiB(pid: number): number {
 }
 
 /** Spawns a node process and resolves once its output matches `ready`. */
-export function startProcess(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
-  return startUntil(args, env, (out) => ready.test(out));
+export function startProcess(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env, cwd?: string): Promise<ChildProcess> {
+  return startUntil(args, env, (out) => ready.test(out), false, cwd);
 }
 
-/** Spawns a node process and resolves once `url` answers 200 (polled, bounded by the 20 s start limit). */
+/** Spawns a node process and resolves once `url` answers 200 (polled, bounded by the 60 s start limit). */
 export async function startServing(args: string[], url: string, env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
   let up = false;
   const poll = setInterval(() => {
@@ -41,11 +87,12 @@ export async function startServing(args: string[], url: string, env: NodeJS.Proc
   }
 }
 
-function startUntil(args: string[], env: NodeJS.ProcessEnv, isReady: (out: string) => boolean, recheck = false): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+function startUntil(args: string[], env: NodeJS.ProcessEnv, isReady: (out: string) => boolean, recheck = false, cwd?: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env, ...(cwd === undefined ? {} : { cwd }) });
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`not ready after 20 s: ${out}`)), 20_000);
+    // Generous: on a busy shared machine a gateway (or a cluster of them) can take a while to compose.
+    const timer = setTimeout(() => reject(new Error(`not ready after 60 s: ${out.slice(-2000)}`)), 60_000);
     const check = (): void => {
       if (!isReady(out)) return;
       clearTimeout(timer);
@@ -75,7 +122,18 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
+  // A process that ignores SIGTERM past its drain deadline is killed, so the bench always ends.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
   await exited;
+  clearTimeout(killer);
+}
+
+/** Nearest-rank percentile (p in 0..100) of unsorted values. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] ?? NaN;
 }
 
 export function median(values: number[]): number {

@@ -14,6 +14,7 @@ import { runAuditCli } from './audit.js';
 import { runFederationDemo } from './federation-demo.js';
 import { runBundlesCli } from './bundles.js';
 import { runBasesCli } from './bases.js';
+import { isClusterPrimary, leaveClusterOnFailure, parseWorkers, serveCluster } from './cluster.js';
 import { classifyLines } from './classify.js';
 import { keysCommand } from './keys.js';
 import { runReportCli } from './report.js';
@@ -24,7 +25,8 @@ import { validateConfigFile } from './validate.js';
 const USAGE = `perimeter — a hybrid AI gateway that routes on data sensitivity
 
 Usage:
-  perimeter serve    --config perimeter.yaml [--port N]   run the gateway
+  perimeter serve    --config perimeter.yaml [--port N] [--workers N|auto]
+                                                          run the gateway (--workers: N processes on one port)
   perimeter validate <file> [--check-secrets]             check a config; exit 1 on errors
   perimeter simulate --config <file>                      simulated backends for a config's loopback URLs
   perimeter simulate --port N [--name NAME] [--no-record] one simulated backend
@@ -63,10 +65,13 @@ async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {
-      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, port: { type: 'string' } } });
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, port: { type: 'string' }, workers: { type: 'string' } } });
       const configPath = values.config ?? 'perimeter.yaml';
       const p = port(values.port);
-      await serve(configPath, p === undefined ? {} : { port: p });
+      const workers = parseWorkers(values.workers);
+      // The primary only supervises; each worker re-runs this command and serves below.
+      if (isClusterPrimary(workers)) return serveCluster(configPath, p === undefined ? {} : { port: p }, { workers });
+      await serve(configPath, p === undefined ? {} : { port: p }).catch(leaveClusterOnFailure);
       return -1;
     }
     case 'validate': {
@@ -212,7 +217,8 @@ run(process.argv.slice(2)).then(
   (code) => {
     // -1: a server is running and the process lives until a signal. Other commands
     // exit now, even if a store client (a Postgres pool) would keep the loop alive.
-    if (code >= 0) process.exit(code);
+    // process.exit drops output still queued for a pipe (`audit export | …` lost entries): flush first.
+    if (code >= 0) process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
   },
   (err: unknown) => {
     if (err instanceof UsageError) process.stderr.write(`perimeter: ${err.message}\n\n${USAGE}`);
