@@ -177,8 +177,11 @@ export class FederatedBases implements BasesApi {
       ranked.push([...local.hits]);
       deployments.push({ id: this.#o.deploymentId, status: 'ok' });
     }
+    const operation: PeerOperation = request.purpose === 'retrieve' ? 'bases.retrieve' : 'bases.search';
+    // Named Bases that are not here, with no peer to ask: as missing as a hidden one.
+    const missing = remoteWanted?.[0];
+    if (missing !== undefined && this.#o.federation.client.peersFor(operation).length === 0) throw new GatewayError('base_not_found', `Base "${missing}" was not found.`);
     if (wanted === undefined || (remoteWanted !== undefined && remoteWanted.length > 0)) {
-      const operation: PeerOperation = request.purpose === 'retrieve' ? 'bases.retrieve' : 'bases.search';
       const body = { query: request.query, limit, ...(remoteWanted === undefined ? {} : { bases: remoteWanted }) };
       const queryRank = this.#rank(this.#o.queryLevel(request.query));
       const cloudRank = this.#rank(this.#o.maxQueryLevelToCloud);

@@ -70,6 +70,8 @@ export interface DecisionRecord {
     readonly overheadMs: number | null;
   };
   readonly cost: { readonly amount: number; readonly currency: 'USD'; readonly basis: CostBasis };
+  /** RAG: the Bases that contributed context, chunks given to the model, chunks the injection guard dropped. Ids and counts only. */
+  readonly retrieval?: { readonly bases: readonly string[]; readonly chunks: number; readonly dropped: number };
 }
 
 export type PrincipalKind = 'anonymous' | 'api_key' | 'jwt';
@@ -224,6 +226,7 @@ export function recordFromContext(ctx: RequestContext, outcome: RequestOutcome, 
       overheadMs: calledAny || outcome.upstreamMs !== undefined ? round3(Math.max(0, totalMs - upstreamMs)) : totalMs,
     },
     cost: { amount: cost.amount, currency: 'USD', basis: cost.basis },
+    ...(ctx.retrieval === undefined ? {} : { retrieval: { bases: [...ctx.retrieval.summary.bases], chunks: ctx.retrieval.summary.chunks, dropped: ctx.retrieval.summary.dropped } }),
   };
 }
 
