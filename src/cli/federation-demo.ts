@@ -220,6 +220,20 @@ export const DEMO_DOCUMENTS = [
   },
 ] as const;
 
+/** SIGTERM to each (they drain), resolved once all have exited. */
+export async function stopProcesses(children: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.once('exit', () => resolve());
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
 /** Starts a gateway process on a config and resolves once it answers /healthz. */
 export async function startGatewayProcess(cliPath: string, config: string, port: number, env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
   const child = spawn(process.execPath, [cliPath, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -279,16 +293,7 @@ export async function runFederationDemo(options: FederationDemoOptions): Promise
   });
   const children: ChildProcess[] = [];
   const stop = async (): Promise<void> => {
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null) return resolve();
-            c.once('exit', () => resolve());
-            c.kill('SIGTERM');
-          }),
-      ),
-    );
+    await stopProcesses(children);
     await issuer.close();
     await Promise.all(Object.values(sims).map((s) => s.close()));
   };

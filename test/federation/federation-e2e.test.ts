@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DEMO_DOCUMENTS, startGatewayProcess, writeFederationDemo, type FederationFiles } from '../../src/cli/federation-demo.js';
+import { DEMO_DOCUMENTS, startGatewayProcess, stopProcesses, writeFederationDemo, type FederationFiles } from '../../src/cli/federation-demo.js';
 import { SqliteAuditStore } from '../../src/record/sqlite/sqlite-store.js';
 import { startDevIssuer, type DevIssuerHandle } from '../../src/simulator/oidc.js';
 import { startSimulator } from '../../src/simulator/server.js';
@@ -159,16 +159,7 @@ describe('federation across three gateway processes', { timeout: 240_000 }, () =
   });
 
   after(async () => {
-    await Promise.all(
-      procs.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            if (p.exitCode !== null) return resolve();
-            p.once('exit', () => resolve());
-            p.kill('SIGTERM');
-          }),
-      ),
-    );
+    await stopProcesses(procs);
     await issuer?.close();
     await Promise.all(Object.values(sims ?? {}).map((s) => s.close()));
     rmSync(dir, { recursive: true, force: true });
@@ -358,10 +349,7 @@ describe('federation across three gateway processes', { timeout: 240_000 }, () =
 
     const onpremProc = procs[1];
     assert.ok(onpremProc !== undefined);
-    await new Promise<void>((resolve) => {
-      onpremProc.once('exit', () => resolve());
-      onpremProc.kill('SIGTERM');
-    });
+    await stopProcesses([onpremProc]);
     const alone = await call(cloud, '/v1/bases/search', tokens.bob ?? '', { query: 'release', limit: 5 });
     assert.equal(alone.status, 200);
     const status = (alone.json.deployments as Status[]).find((d) => d.id === 'onprem');
