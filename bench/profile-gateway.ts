@@ -8,6 +8,7 @@
  *   PROFILE_MODE=stream node dist/bench/profile-gateway.js    # streaming
  *   PROFILE=1 node dist/bench/profile-gateway.js              # also --cpu-prof, top functions
  *   PROFILE_SECONDS=8 PROFILE_ROUNDS=3 PROFILE_EXTRA_YAML='injection: { enabled: false }' ...
+ *   PROFILE_JOURNAL=false ...                                 # the records journal off (crash durability of answered requests)
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
     `server: { host: 127.0.0.1, port: ${GATEWAY_PORT} }
 logging: { level: warn }
 auth: { keys: [{ id: bench, insecurePlaintext: ${BENCH_KEY}, owner: bench }] }
-records: { store: { kind: sqlite, path: ${join(dir, 'records.db')} }, queue: { spillPath: ${join(dir, 'spill.jsonl')} } }
+records: { store: { kind: sqlite, path: ${join(dir, 'records.db')} }, queue: { spillPath: ${join(dir, 'spill.jsonl')}, journal: ${process.env.PROFILE_JOURNAL ?? 'true'} } }
 ${process.env.PROFILE_EXTRA_YAML ?? ''}
 backends:
   - id: bench-onprem
