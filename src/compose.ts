@@ -380,7 +380,14 @@ async function composeServices(loaded: LoadedConfig, logger: Logger, federation:
         localIds: new Set(config.bases.definitions.map((d) => d.id)),
         transport,
         federation,
-        queryLevel: (text) => classifier.classify(text, 'query').level,
+        // Fail closed: a query the classifier cannot judge counts as the highest level (it stays on-prem).
+        queryLevel: (text) => {
+          try {
+            return classifier.classify(text, 'query').level;
+          } catch {
+            return classifier.levels[classifier.levels.length - 1] ?? 'regulated';
+          }
+        },
         levels: classifier.levels,
         maxQueryLevelToCloud: config.bases.federation.maxQueryLevelToCloud,
         deadlineMs: config.bases.federation.deadlineMs,

@@ -203,22 +203,22 @@ export class FederatedBases implements BasesApi {
   }
 
   ingest(caller: Caller, input: IngestInput): Promise<IngestResult> {
-    this.#homedHere(input.baseId, 'Documents are ingested in their Base\'s home deployment');
+    this.#homedHere(input.baseId);
     return this.#home().ingest(caller, input);
   }
 
   documents(caller: Caller, baseId: string): Promise<DocumentInfo[]> {
-    this.#homedHere(baseId, 'Documents are listed in their Base\'s home deployment');
+    this.#homedHere(baseId);
     return this.#home().documents(caller, baseId);
   }
 
   document(caller: Caller, baseId: string, documentId: string): Promise<FullDocument> {
-    this.#homedHere(baseId, 'Full documents are served only in their home deployment');
+    this.#homedHere(baseId);
     return this.#home().document(caller, baseId, documentId);
   }
 
   requestMove(caller: Caller, m: MoveRequestInput): Promise<MoveInfo> {
-    this.#homedHere(m.baseId, 'A move is requested in the document\'s home deployment');
+    this.#homedHere(m.baseId);
     return this.#home().requestMove(caller, m);
   }
 
@@ -272,7 +272,7 @@ export class FederatedBases implements BasesApi {
   }
 
   /** A Base not homed here reads exactly like a hidden or missing one: the message must not tell them apart. */
-  #homedHere(baseId: string, _why: string): void {
+  #homedHere(baseId: string): void {
     if (!this.#o.localIds.has(baseId)) throw new GatewayError('base_not_found', `Base "${baseId}" was not found.`);
   }
 

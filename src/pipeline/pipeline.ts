@@ -24,7 +24,7 @@ import type { Principal } from '../domain/principal.js';
 import type { PipelineStage } from '../telemetry/tracing.js';
 import type { ClassifyStep } from './classify-step.js';
 import type { RequestContext } from './context.js';
-import { retrieve, type RetrievalSettings, type RetrievalSource } from './retrieve.js';
+import { basesFor, retrieve, type RetrievalSettings, type RetrievalSource } from './retrieve.js';
 
 /** A request that has been classified, decided and planned, ready to run (or to explain). */
 export interface Routed {
@@ -137,7 +137,8 @@ export class Pipeline {
   }
 
   async chat(original: ChatRequest, ctx: RequestContext): Promise<ChatResponse> {
-    const request = await this.#retrieve(original, ctx);
+    const retrieving = this.#retrieve(original, ctx);
+    const request = retrieving === undefined ? original : await retrieving;
     const routed = this.#routeChat(request, ctx);
     const estimate = estimateChatTokens(request, this.#defaultMaxOutputTokens);
     const outbound = this.#outbound(request, routed, ctx);
@@ -158,7 +159,8 @@ export class Pipeline {
 
   /** Resolves once a backend has accepted the call; its slot is held until the stream ends. */
   async chatStream(original: ChatRequest, ctx: RequestContext): Promise<AsyncIterable<Chunk>> {
-    const request = await this.#retrieve(original, ctx);
+    const retrieving = this.#retrieve(original, ctx);
+    const request = retrieving === undefined ? original : await retrieving;
     const routed = this.#routeChat(request, ctx);
     const estimate = estimateChatTokens(request, this.#defaultMaxOutputTokens);
     const outbound = this.#outbound(request, routed, ctx);
@@ -210,7 +212,8 @@ export class Pipeline {
   /** What serving this chat request would do, without calling a backend. */
   async explainChat(original: ChatRequest, ctx: RequestContext): Promise<Explanation> {
     // Retrieval runs here too: what it brings in decides the level and the tiers.
-    const request = await this.#retrieve(original, ctx);
+    const retrieving = this.#retrieve(original, ctx);
+    const request = retrieving === undefined ? original : await retrieving;
     const classification = this.#classifyChat(request, ctx);
     let routed: Routed | undefined;
     let refused: GatewayError | undefined;
@@ -371,18 +374,25 @@ export class Pipeline {
     return this.#classify.chat(request, labels, this.#authorizer.sensitivityHook(ctx.principal, () => this.#onLowered(ctx)));
   }
 
-  /** Retrieval-augmented generation, when the request or its workload names Bases. */
-  async #retrieve(request: ChatRequest, ctx: RequestContext): Promise<ChatRequest> {
+  /**
+   * Retrieval-augmented generation, when the request or its workload names Bases.
+   * Undefined when there is nothing to retrieve, so other requests pay no span and no await.
+   */
+  #retrieve(request: ChatRequest, ctx: RequestContext): Promise<ChatRequest> | undefined {
     const rag = this.#retrieval;
     if (rag === undefined) {
       if (request.retrieval !== undefined) throw new GatewayError('base_not_found', 'This deployment has no Bases to retrieve from.');
-      return request;
+      return undefined;
     }
-    const result = await staged(ctx, 'retrieve', () => retrieve(request, ctx, rag.source, this.#injection, rag.settings));
-    if (result === undefined) return request;
-    ctx.retrieval = { labels: result.labels, tiers: result.tiers, summary: result.summary };
-    return result.request;
+    const bases = basesFor(request, ctx.principal.workload ?? ctx.workloadHeader, rag.settings);
+    if (bases.length === 0) return undefined;
+    return staged(ctx, 'retrieve', async () => {
+      const result = await retrieve(request, bases, ctx, rag.source, this.#injection, rag.settings);
+      ctx.retrieval = { labels: result.labels, tiers: result.tiers, summary: result.summary };
+      return result.request;
+    });
   }
+
 
   /** Reserves the caller's limits at the dearest eligible price, so the estimate never understates. */
   async #reserve(routed: Routed, ctx: RequestContext, estimate: Estimate): Promise<Reservation> {

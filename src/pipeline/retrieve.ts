@@ -72,20 +72,19 @@ function queryOf(request: ChatRequest): string {
 }
 
 /**
- * Retrieval-augmented generation: fetch chunks from the named Bases (each in its home
+ * Retrieval-augmented generation (`bases` from basesFor, non-empty): fetch chunks from the named Bases (each in its home
  * deployment), screen them with the injection guard as retrieved text, and put the
  * survivors in a system message. The caller then classifies the augmented request with
  * the Bases' levels as labels, so retrieved data can only raise the request's level.
  */
 export async function retrieve(
   request: ChatRequest,
+  bases: readonly string[],
   ctx: RequestContext,
   source: RetrievalSource,
   guard: InjectionGuard,
   settings: RetrievalSettings,
-): Promise<Retrieval | undefined> {
-  const bases = basesFor(request, ctx.principal.workload ?? ctx.workloadHeader, settings);
-  if (bases.length === 0) return undefined;
+): Promise<Retrieval> {
   const query = queryOf(request);
   if (query.trim() === '') throw new GatewayError('invalid_request', 'Retrieval needs a query: give perimeter.query or a user message.');
   const limit = Math.min(request.retrieval?.limit ?? settings.maxChunks, settings.maxChunks);

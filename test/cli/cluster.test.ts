@@ -9,6 +9,7 @@ import { Pool } from 'undici';
 import { parseWorkers, RestartBudget } from '../../src/cli/cluster.js';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
 import { cliPath } from '../helpers/paths.js';
+import { freePort } from '../helpers/ports.js';
 
 const KEY = 'sk-perimeter-cluster-test-0123456789';
 const REPLY = 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty';
@@ -51,14 +52,6 @@ backends:
 }
 
 /** A free loopback port (closed again before the cluster binds it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** Starts `perimeter serve --workers N` and resolves once the primary reports every worker listening. */
 function startCluster(config: string, workers = 2): Promise<Cluster> {

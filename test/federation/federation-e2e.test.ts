@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +11,7 @@ import { startDevIssuer, type DevIssuerHandle } from '../../src/simulator/oidc.j
 import { startSimulator } from '../../src/simulator/server.js';
 import type { SimulatorHandle } from '../../src/simulator/types.js';
 import { cliPath } from '../helpers/paths.js';
+import { freePort } from '../helpers/ports.js';
 
 /*
  * Three gateway processes on loopback — cloud, onprem and branch — joined by mTLS with
@@ -19,17 +19,6 @@ import { cliPath } from '../helpers/paths.js';
  * and simulated backends that record what reached them.
  */
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Json {
   [key: string]: unknown;

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +9,7 @@ import { Redis } from 'ioredis';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.js';
 import { recordsYaml } from '../helpers/gateway.js';
 import { cliPath } from '../helpers/paths.js';
+import { freePort } from '../helpers/ports.js';
 
 /**
  * Issue 6: two real gateway processes (the CLI, not in-process instances) share one
@@ -34,17 +34,6 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const BOUNDARY_MARGIN_MS = 15_000;
 
 /** An ephemeral port the OS just handed out; the CLI takes a number, so it cannot report back a port 0 choice with silent logs. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
 
 interface Gateway {
   readonly url: string;

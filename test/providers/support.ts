@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackendConfig } from '../../src/config/schema.js';
@@ -10,6 +9,7 @@ import { GatewayError, type ErrorCode } from '../../src/domain/errors.js';
 import type { Tier } from '../../src/domain/tier.js';
 import type { CallContext } from '../../src/providers/provider.js';
 import type { ReceivedRequest, SimulatorHandle } from '../../src/simulator/index.js';
+import { openSslPki } from '../../src/cli/dev-pki.js';
 
 export const ENV_PREFIX: Record<Tier, string> = {
   'on-prem': 'PERIMETER_ONPREM_',
@@ -113,27 +113,14 @@ export interface TestPki {
   cleanup(): void;
 }
 
-/** A throwaway CA, a server cert for 127.0.0.1/localhost and a client cert, made with the openssl CLI. */
+/** A throwaway CA, a server cert for 127.0.0.1/localhost and a client cert. */
 export function makePki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'perimeter-pki-'));
-  const run = (...args: string[]): void => {
-    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  };
-  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const makeCa = (name: string): void => {
-    run('req', '-x509', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-  };
-  makeCa('ca');
-  makeCa('other-ca');
-  const issue = (name: string, ext: string): void => {
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    run('req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`,
-      '-days', '2', '-extfile', `${name}.ext`);
-  };
-  issue('server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  issue('client', 'extendedKeyUsage=clientAuth\n');
+  const pki = openSslPki(dir, 2);
+  pki.ca('ca');
+  pki.ca('other-ca');
+  pki.issue('server', 'ca', ['serverAuth']);
+  pki.issue('client', 'ca', ['clientAuth']);
   const read = (file: string): string => readFileSync(join(dir, file), 'utf8');
   return {
     dir,

@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -12,6 +11,7 @@ import { createFederation, type Federation } from '../../../src/federation/peers
 import { AuditLog, type AuditEntry } from '../../../src/record/audit.js';
 import { SqliteAuditStore } from '../../../src/record/sqlite/sqlite-store.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
+import { openSslPki } from '../../../src/cli/dev-pki.js';
 import { JwksServer, sign, testKey, type TestKey } from '../../identity/jwks-server.js';
 
 export const ISSUER = 'https://sso.federation.test';
@@ -32,25 +32,15 @@ export interface FederationPki {
  */
 export function makeFederationPki(): FederationPki {
   const dir = mkdtempSync(join(tmpdir(), 'perimeter-fed-pki-'));
-  const run = (...args: string[]): void => {
-    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  };
-  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  for (const ca of ['ca-a', 'ca-b', 'rogue-ca']) {
-    run('req', '-x509', ...ecKey, '-keyout', `${ca}.key`, '-out', `${ca}.crt`, '-days', '2', '-subj', `/CN=${ca}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-  }
+  const pki = openSslPki(dir, 2);
+  for (const ca of ['ca-a', 'ca-b', 'rogue-ca']) pki.ca(ca);
   // Each deployment's certificate serves its listener and identifies it when it calls out.
-  const issue = (name: string, cn: string, ca: string): void => {
-    writeFileSync(join(dir, `${name}.ext`), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
-    run('req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    run('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`);
-  };
-  issue('a', 'a', 'ca-a');
-  issue('b', 'b', 'ca-b');
-  issue('stranger', 'stranger', 'ca-a');
-  issue('forged-b', 'b', 'ca-a');
-  issue('rogue-a', 'a', 'rogue-ca');
+  const both = ['serverAuth', 'clientAuth'] as const;
+  pki.issue('a', 'ca-a', both);
+  pki.issue('b', 'ca-b', both);
+  pki.issue('stranger', 'ca-a', both);
+  pki.issue('forged-b', 'ca-a', both, 'b');
+  pki.issue('rogue-a', 'rogue-ca', both, 'a');
   return {
     dir,
     ref: (name, kind) => `file:${join(dir, `${name}.${kind}`)}`,
