@@ -1,4 +1,5 @@
 import type { Principal } from '../../domain/principal.js';
+import type { StoredDocument } from './store.js';
 
 /*
  * The transport-neutral Bases interface. The HTTP routes call it; LocalBases
@@ -90,23 +91,9 @@ export interface IngestInput {
   readonly source?: string | undefined;
 }
 
-/** Provenance of one document version. */
-export interface DocumentInfo {
-  readonly baseId: string;
+/** Provenance of one document version: what the store keeps, and the deployment that holds it. */
+export interface DocumentInfo extends StoredDocument {
   readonly deploymentId: string;
-  readonly documentId: string;
-  readonly version: number;
-  /** sha256 of the raw bytes as ingested. */
-  readonly sha256: string;
-  readonly title: string;
-  readonly mediaType: string;
-  readonly source: string | undefined;
-  readonly ingestedAt: string;
-  readonly ingestedBy: string;
-  readonly chars: number;
-  readonly chunks: number;
-  /** The level the classifier gave the text at ingest. */
-  readonly level: string;
 }
 
 export interface IngestResult extends DocumentInfo {
@@ -165,17 +152,8 @@ export interface MovePayload {
   readonly fromDeployment: string;
   /** The destination Base, and the source Base's id and level (the destination must be at least as high). */
   readonly base: { readonly id: string; readonly sourceId: string; readonly level: string };
-  readonly document: {
-    readonly documentId: string;
-    readonly version: number;
-    readonly sha256: string;
-    readonly title: string;
-    readonly mediaType: string;
-    readonly source: string | undefined;
-    readonly ingestedAt: string;
-    readonly ingestedBy: string;
-    readonly text: string;
-  };
+  /** The document's provenance as stored at home, and its text. */
+  readonly document: Pick<StoredDocument, 'documentId' | 'version' | 'sha256' | 'title' | 'mediaType' | 'source' | 'ingestedAt' | 'ingestedBy'> & { readonly text: string };
   readonly requestedBy: string;
   readonly approvedBy: string;
 }

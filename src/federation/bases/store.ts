@@ -5,6 +5,7 @@ export interface StoredDocument {
   readonly baseId: string;
   readonly documentId: string;
   readonly version: number;
+  /** sha256 of the raw bytes as ingested. */
   readonly sha256: string;
   readonly title: string;
   readonly mediaType: string;
@@ -14,6 +15,7 @@ export interface StoredDocument {
   readonly ingestedBy: string;
   readonly chars: number;
   readonly chunks: number;
+  /** The level the classifier gave the text at ingest. */
   readonly level: string;
 }
 
