@@ -74,6 +74,8 @@ auth:
       jwksUrl: ${q(plan.issuer.jwksUrl)}
       audience: ${q(plan.issuer.audience)}
       groupRoles: { kb-admins: [admin], staff: [user], clinical: [user] }
+  # Demo only: an API key is this deployment's own; it is never forwarded to a peer.
+  keys: [{ id: ${id}-demo, insecurePlaintext: sk-perimeter-${id}-demo, owner: demo, team: demo }]
 federation:
   listen: { host: 127.0.0.1, port: ${ports.federation}, tls: { cert: ${q(`file:${cert.cert}`)}, key: ${q(`file:${cert.key}`)}, ca: ${q(`file:${pki.ca}`)} } }
   healthIntervalMs: 5000

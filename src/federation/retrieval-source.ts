@@ -6,8 +6,8 @@ import type { FederatedBases } from './federated-bases.js';
 /**
  * Retrieval for RAG through the Bases service: each Base is searched in its home
  * deployment (purpose `retrieve`, which a Base must grant a peer explicitly), and only
- * bounded snippets come back. A peer that cannot answer fails the request: generating
- * without the context the caller asked for would be a silent downgrade.
+ * bounded snippets come back. A peer that cannot answer, or cannot be asked, fails the
+ * request: generating without the context the caller asked for would be a silent downgrade.
  */
 export function basesRetrievalSource(
   bases: () => FederatedBases,
@@ -21,9 +21,13 @@ export function basesRetrievalSource(
         { principal: ctx.principal, requestId: ctx.requestId, correlationId, ...(token === undefined ? {} : { token }) },
         { query: query.query, bases: query.bases, limit: query.limit, purpose: 'retrieve' },
       );
-      const failed = result.deployments.filter((d) => d.status === 'down' || d.status === 'error');
+      // Any deployment not asked or not answering may hold a named Base: answering without it would be a silent downgrade.
+      const failed = result.deployments.filter((d) => d.status !== 'ok');
+      if (failed.some((d) => d.reason === 'identity_not_federated')) {
+        throw new GatewayError('forbidden', 'Retrieval from another deployment\'s Bases runs as the end user: call with an SSO token (API keys are not forwarded).');
+      }
       if (failed.length > 0) {
-        throw new GatewayError('peer_unavailable', `Retrieval could not reach deployment(s) ${failed.map((d) => `${d.id} (${d.reason ?? d.status})`).join(', ')}.`);
+        throw new GatewayError('peer_unavailable', `Retrieval could not use deployment(s) ${failed.map((d) => `${d.id} (${d.reason ?? d.status})`).join(', ')}.`);
       }
       const chunks: RetrievedChunk[] = [];
       for (const hit of result.hits) {

@@ -269,6 +269,16 @@ describe('federation across three gateway processes', { timeout: 240_000 }, () =
     assert.equal(sims.publicApi.received().length, 0, 'nothing reached the public API');
     assert.equal(sims.privateCloud.received().length, 0);
 
+    // An API key stays in its deployment: retrieval from a peer's Base is refused, not answered without context.
+    const byKey = await call(cloud, '/v1/chat/completions', 'sk-perimeter-cloud-demo', {
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'What is the daily meal allowance on business trips?' }],
+      perimeter: { bases: ['handbook'] },
+    });
+    assert.equal(byKey.status, 403, JSON.stringify(byKey.json));
+    assert.equal((byKey.json.error as { code: string }).code, 'forbidden');
+    assert.equal(sims.privateCloud.received().length, 0);
+
     // clinical-notes does not grant the cloud retrieval: the cloud cannot use it at all.
     const clinical = await call(cloud, '/v1/chat/completions', tokens.alice ?? '', {
       model: 'gpt-4o',
