@@ -183,6 +183,8 @@ export class ScanContext {
   readonly contextBoost: number;
   private lowerText: string | undefined;
   private digitCount: number | undefined;
+  private digitAt: Int32Array | undefined;
+  private digitRunAt: Int32Array | undefined;
   private pathWordList: string[] | undefined;
   private readonly memos = new Map<string, unknown>();
 
@@ -214,6 +216,45 @@ export class ScanContext {
       this.digitCount = n;
     }
     return this.digitCount;
+  }
+
+  /**
+   * Offsets of the ASCII digits, ascending. Found with indexOf per digit, which V8 runs
+   * as a native memchr (~0.2 ns per character measured, against ~4 ns for a JS loop), so
+   * detectors anchored on a digit try their regex only there instead of scanning the text.
+   */
+  get digitPositions(): Int32Array {
+    if (this.digitAt === undefined) this.digitAt = (this.flags & F_DIGIT) === 0 ? new Int32Array(0) : positionsOf(this.text, '0123456789');
+    return this.digitAt;
+  }
+
+  /** Offsets where a run of ASCII digits begins (the digit before is not one), ascending. */
+  get digitRunStarts(): Int32Array {
+    if (this.digitRunAt === undefined) {
+      const at = this.digitPositions;
+      let n = 0;
+      for (let k = 0; k < at.length; k++) if (k === 0 || at[k - 1] !== at[k]! - 1) n++;
+      const out = new Int32Array(n);
+      n = 0;
+      for (let k = 0; k < at.length; k++) if (k === 0 || at[k - 1] !== at[k]! - 1) out[n++] = at[k]!;
+      this.digitRunAt = out;
+    }
+    return this.digitRunAt;
+  }
+
+  /**
+   * Candidate match starts `d - k` for every digit-run start d and every k in `offsets`,
+   * ascending: for a pattern whose first digit sits exactly k characters after its start
+   * (after k letters, a letter and a dash…), that digit begins a run (the character
+   * before it is not a digit), so these offsets hold every start such a match can have.
+   */
+  startsBeforeDigitRuns(offsets: readonly number[]): Int32Array {
+    const runs = this.digitRunStarts;
+    const out = new Int32Array(runs.length * offsets.length);
+    let n = 0;
+    for (let k = 0; k < runs.length; k++) for (const off of offsets) out[n++] = runs[k]! - off;
+    if (offsets.length > 1) out.sort();
+    return out;
   }
 
   get lower(): string {
@@ -260,6 +301,130 @@ export class ScanContext {
     if (this.near(start, end, words)) s += this.contextBoost;
     return s > 1 ? 1 : s;
   }
+}
+
+/** Offsets in `text` of every occurrence of any of the (single) characters `chars`, ascending. */
+export function positionsOf(text: string, chars: string): Int32Array {
+  const at: number[] = [];
+  for (let k = 0; k < chars.length; k++) {
+    const ch = chars[k]!;
+    for (let p = text.indexOf(ch); p >= 0; p = text.indexOf(ch, p + 1)) at.push(p);
+  }
+  const out = Int32Array.from(at);
+  if (chars.length > 1) out.sort();
+  return out;
+}
+
+/** JavaScript's `\s` (WhiteSpace and LineTerminator), for scans that must agree with regexes using it. */
+export function isJsSpace(c: number): boolean {
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/**
+ * The matches a global regex would find in `text`, tried only at `starts` (ascending):
+ * `sticky` must be the same pattern with the 'y' flag, and `starts` must hold every
+ * offset where a match can begin. Then the result equals the global scan's (the
+ * leftmost match from each resume point), at the cost of a few anchored attempts.
+ */
+export function execAt(sticky: RegExp, text: string, starts: ArrayLike<number>, onMatch: (m: RegExpExecArray) => number | void): void {
+  let last = 0;
+  let prev = -1;
+  for (let k = 0; k < starts.length; k++) {
+    const s = starts[k]!;
+    if (s < last || s === prev || s < 0) continue;
+    prev = s;
+    sticky.lastIndex = s;
+    const m = sticky.exec(text);
+    if (m === null) continue;
+    const resume = onMatch(m);
+    last = typeof resume === 'number' ? resume : m.index + Math.max(1, m[0].length);
+  }
+}
+
+/** The same pattern with the sticky flag instead of the global one, for execAt. */
+export function stickyOf(re: RegExp): RegExp {
+  return new RegExp(re.source, re.flags.replace('g', '') + 'y');
+}
+
+/**
+ * Candidate starts `p - k` for every occurrence p of `needle` and every k in `offsets`,
+ * ascending: for a pattern whose every match has `needle` exactly k characters after its
+ * start, for one of the k, these hold every start a match can have.
+ */
+export function startsBefore(text: string, needle: string, offsets: readonly number[]): Int32Array {
+  const at: number[] = [];
+  for (let p = text.indexOf(needle); p >= 0; p = text.indexOf(needle, p + 1)) for (const off of offsets) if (p >= off) at.push(p - off);
+  const out = Int32Array.from(at);
+  if (offsets.length > 1) out.sort();
+  return out;
+}
+
+/**
+ * A character class as a lookup table over every UTF-16 code unit, from a spec such as
+ * '0-9A-Za-z._-' (ranges "x-y"; a '-' first or last is itself). Scanners index it with
+ * charCodeAt: a table read cost ~2.5x less per character than a branchy range test
+ * (measured), and the full 64 K size means no bounds check for non-ASCII text.
+ */
+export function charClass(spec: string): Uint8Array {
+  const table = new Uint8Array(65536);
+  for (let i = 0; i < spec.length; i++) {
+    const from = spec.charCodeAt(i);
+    if (spec[i + 1] === '-' && i + 2 < spec.length) {
+      const to = spec.charCodeAt(i + 2);
+      for (let c = from; c <= to; c++) table[c] = 1;
+      i += 2;
+    } else {
+      table[from] = 1;
+    }
+  }
+  return table;
+}
+
+/** ASCII letters and digits. */
+export const ALNUM = charClass('0-9A-Za-z');
+
+/**
+ * Starts of the runs of `member` characters that end just before each occurrence of
+ * `anchor`, ascending, for runs of 1 to `maxRun` characters: where a pattern can start
+ * whose match opens with such a run up to the anchor and whose lookbehind forbids a member
+ * character before it.
+ */
+export function runStartsBefore(text: string, anchor: string, member: Uint8Array, maxRun: number): number[] {
+  const at: number[] = [];
+  for (let p = text.indexOf(anchor); p >= 0; p = text.indexOf(anchor, p + 1)) {
+    let s = p;
+    while (s > 0 && p - s <= maxRun && member[text.charCodeAt(s - 1)] === 1) s--;
+    if (s < p && p - s <= maxRun) at.push(s);
+  }
+  return at;
+}
+
+/**
+ * Starts of the maximal runs of ASCII letters and digits that are exactly `len` long,
+ * ascending. Every such run covers exactly one offset ≡ len - 1 (mod len), so only those
+ * offsets are probed and a run is measured only where a probe lands in one: about 1/len
+ * of the characters are read on prose instead of all of them.
+ */
+export function alnumRunsOfLength(text: string, len: number): Int32Array {
+  const at: number[] = [];
+  const n = text.length;
+  let p = len - 1;
+  while (p < n) {
+    if (ALNUM[text.charCodeAt(p)] !== 1) {
+      p += len;
+      continue;
+    }
+    let s = p;
+    while (s > 0 && ALNUM[text.charCodeAt(s - 1)] === 1) s--;
+    let e = p + 1;
+    while (e < n && ALNUM[text.charCodeAt(e)] === 1) e++;
+    if (e - s === len) at.push(s);
+    // The next run starts after e + 1 at the earliest; the next probe is its first possible end.
+    p = Math.max(p + len, e + len);
+  }
+  return Int32Array.from(at);
 }
 
 export interface Detector {

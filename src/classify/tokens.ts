@@ -1,5 +1,6 @@
 import { B_CAPS_ONLY, B_PHRASE, type Lexicon, type Phrase } from './lexicons/index.js';
-import type { ScanContext } from './scan-context.js';
+import { hashAscii } from './lexicons/word-index.js';
+import { ALNUM, type ScanContext } from './scan-context.js';
 
 /** A word of the text with its lexicon bits; computed once per text for all lexicon detectors. */
 export interface Token {
@@ -23,7 +24,7 @@ export function tokens(ctx: ScanContext, lex: Lexicon): Token[] {
     const out: Token[] = [];
     const text = ctx.text;
     if (!NON_ASCII.test(text)) {
-      asciiTokens(text, ctx.lower, lex, out);
+      asciiTokens(text, lex, out, ctx);
       return out;
     }
     const re = WORD;
@@ -56,47 +57,45 @@ export function tokens(ctx: ScanContext, lex: Lexicon): Token[] {
   });
 }
 
-/** ASCII letters and digits, as a table: the branchy range test cost ~2.5x more per character (measured). */
-const ALNUM = new Uint8Array(128);
-for (let c = 48; c <= 57; c++) ALNUM[c] = 1;
-for (let c = 65; c <= 90; c++) ALNUM[c] = 1;
-for (let c = 97; c <= 122; c++) ALNUM[c] = 1;
-
-function alnum(c: number): boolean {
-  // Only called on ASCII text; NaN (past the end) reads as undefined.
-  return ALNUM[c] === 1;
-}
 
 /**
- * The same tokenisation for ASCII text without a regex: no match arrays and one
- * lower-casing of the whole text instead of one per word (the regex version spent a
- * quarter of all classifier time here, half of it in GC). A custom hash index probed
- * while scanning (to avoid slicing words that are dropped) measured no faster than this
- * slice + Map lookup, so the simple form stays.
+ * The same tokenisation for ASCII text without a regex and without slicing: each word
+ * is hashed from its char codes and probed in the lexicon's WordIndex; only kept words
+ * become tokens, and a known word's `lower` is the lexicon's own string. Lower-case words
+ * probe the small index of words that matter lower-case (most prose words are in none).
+ * The slice + Map lookup this replaced was ~40% of all classifier time on prose (perf).
  */
-function asciiTokens(text: string, lowerText: string, lex: Lexicon, out: Token[]): void {
+function asciiTokens(text: string, lex: Lexicon, out: Token[], ctx: ScanContext): void {
   const n = text.length;
+  const full = lex.index;
+  const small = lex.lowerIndex;
   let i = 0;
   while (i < n) {
-    if (!alnum(text.charCodeAt(i))) {
+    let c = text.charCodeAt(i);
+    if (ALNUM[c] !== 1) {
       i++;
       continue;
     }
     const start = i;
     for (;;) {
-      while (i < n && alnum(text.charCodeAt(i))) i++;
-      const c = text.charCodeAt(i);
-      if ((c === 39 || c === 45) && i + 1 < n && alnum(text.charCodeAt(i + 1))) i++;
-      else break;
+      if (++i >= n) break;
+      c = text.charCodeAt(i);
+      if (ALNUM[c] === 1) continue;
+      // An inner apostrophe or hyphen ("O'Brien", "Jean-Luc") is part of the word.
+      if ((c === 39 || c === 45) && i + 1 < n && ALNUM[text.charCodeAt(i + 1)] === 1) continue;
+      break;
     }
     // A possessive "'s" is not part of the word ("Newton's" → Newton), for lookup and span.
     const end = i - start > 3 && text.charCodeAt(i - 2) === 39 && (text.charCodeAt(i - 1) | 32) === 115 ? i - 2 : i;
-    const lower = lowerText.slice(start, end);
-    const bits = lex.bits.get(lower) ?? 0;
+    const h = hashAscii(text, start, end);
     const c0 = text.charCodeAt(start);
     const cap = c0 >= 65 && c0 <= 90;
     // Everyday lower-case words ("the", "report") were half of all tokens in prose; with
     // the real-names dictionary "will", "can", "long" are name words too, and only matter capitalised.
+    const index = cap ? full : small;
+    const e = index.findAscii(text, start, end, h);
+    if (e < 0 && !cap) continue;
+    const bits = e < 0 ? 0 : index.bits[e]!;
     if ((bits & ~B_CAPS_ONLY) === 0 && !cap) continue;
     let allCaps = false;
     if (cap && end - start > 1) {
@@ -109,6 +108,7 @@ function asciiTokens(text: string, lowerText: string, lex: Lexicon, out: Token[]
         }
       }
     }
+    const lower = e < 0 ? ctx.lower.slice(start, end) : index.words[e]!;
     out.push({ start, end, lower, cap, allCaps, bits });
   }
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { createClassifier, type Classification, type Detector } from '../../src/classify/index.js';
 import type { ChatRequest } from '../../src/domain/chat.js';
@@ -193,6 +194,29 @@ describe('fuzzing the classifier', () => {
       if (name === 'cards') assert.equal(c.level, TOP, name);
       if (name === 'e-mails') assert.ok(rank(c.level) >= rank('confidential'), `${name}: ${c.level}`);
     }
+  });
+
+  it('keeps its memory bounded on long chains of short digit groups (a worker with a 192 MB heap does not run out)', async () => {
+    // Each numeric detector walks windows of digit groups; memoising every window of
+    // `1 1 1 …` once took gigabytes and killed the gateway under the HTTP fuzz test.
+    const code = `
+      const { parentPort, workerData } = await import('node:worker_threads');
+      const { createClassifier } = await import(workerData);
+      const c = createClassifier();
+      const texts = ['1 '.repeat(1 << 18), '1-2 '.repeat(1 << 17), '12.34.5 '.repeat(1 << 16)];
+      parentPort.postMessage(texts.map((t) => c.classify(t).level));
+    `;
+    const worker = new Worker(code, {
+      eval: true,
+      workerData: new URL('../../src/classify/index.js', import.meta.url).href,
+      resourceLimits: { maxOldGenerationSizeMb: 192, maxYoungGenerationSizeMb: 32 },
+    });
+    const levels = await new Promise<unknown>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await worker.terminate();
+    assert.ok(Array.isArray(levels) && levels.length === 3 && levels.every((l) => LEVELS.includes(String(l))), JSON.stringify(levels));
   });
 
   it('fails closed: whenever a detector throws (anything), the level is the highest', () => {

@@ -1,6 +1,7 @@
 import { allLocales } from '@faker-js/faker';
 import { daleChall } from 'dale-chall';
 import { loadPeopleNames } from './people-names.js';
+import { WordIndex } from './word-index.js';
 import {
   ABOUT_PERSON, HEALTH_CONTEXT, PERSON_CONTEXT, EXTRA_COMMON, HEALTH_AMBIGUOUS, HEALTH_TERMS, KNOWN_ORGS, NRP_AMBIGUOUS, NRP_TERMS, ORG_SUFFIXES, SPECIAL_TERMS, TITLES,
   PRODUCT_NAMES, WORLD_PLACES,
@@ -53,6 +54,14 @@ export interface Lexicon {
   bits: Map<string, number>;
   /** First word → phrases starting with it, longest first. */
   phrases: Map<string, Phrase[]>;
+  /** `bits` as a hash index probed straight from the text (see WordIndex). */
+  index: WordIndex;
+  /**
+   * The words with a bit that matters on a lower-case token (context, phrase, health,
+   * NRP, title …): a few thousand, so probing it for the many lower-case words of prose
+   * stays in cache, where the full index (~100k words) does not.
+   */
+  lowerIndex: WordIndex;
 }
 
 const NAME_LOCALES = [
@@ -133,6 +142,7 @@ export function lexicon(): Lexicon {
   for (const set of [PERSON_CONTEXT, HEALTH_CONTEXT, ABOUT_PERSON]) for (const w of set) add(w, B_CONTEXT);
   for (const w of ['name', 'named', 'called', 'surname', 'nom', 'nombre', 'heiße', 'heisse', 'is']) add(w, B_CONTEXT);
   for (const list of phrases.values()) list.sort((a, b) => b.words.length - a.words.length);
-  cached = { bits, phrases };
+  const lowerIndex = new WordIndex([...bits].filter(([, b]) => (b & ~B_CAPS_ONLY) !== 0));
+  cached = { bits, phrases, index: new WordIndex(bits), lowerIndex };
   return cached;
 }
