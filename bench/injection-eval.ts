@@ -126,7 +126,7 @@ function main(): void {
   log('`injection`: all P 0.989 / R 0.838 / F1 0.907) but blocked prompts like "Follow the recipe instructions" with');
   log('score 0.98, because no benign row in the data mentions instructions. We kept the hard negatives.');
   log();
-  log('Speed varies ±50% between runs on a shared machine. Per 2 KB, measured apart: normalise ~13 µs, anchor scan + candidate rules ~20 µs, linear model ~14–18 µs.');
+  log('Speed varies ±50% between runs on a shared machine; `node dist/bench/injection-bench.js` measures CPU time per call, per stage, with medians of rounds (see its section below).');
   log();
   const counts = (split: Split): string => {
     const rs = rows.filter((r) => r.split === split);

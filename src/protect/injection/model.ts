@@ -4,7 +4,7 @@
  * int8-quantised and base64-encoded in weights.ts (a .ts module so tsc carries it into
  * dist/ and a fresh clone needs no extra copy step); they are decoded once per guard.
  */
-import { forEachFeature } from './features.js';
+import { sumFeatureWeights } from './features.js';
 
 export interface LinearModelData {
   readonly version: string;
@@ -48,31 +48,17 @@ export function loadLinearModel(data: LinearModelData): LinearModel {
     version: data.version,
     stack: data.stack,
     logit(text: string, window = DEFAULT_WINDOW): number {
-      let sum = 0;
-      let n = 0;
       if (text.length <= window) {
-        forEachFeature(text, bits, (b) => {
-          sum += w[b]!;
-          n++;
-        });
-        return z(sum, n);
+        const sums: number[] = [];
+        const counts: number[] = [];
+        sumFeatureWeights(text, bits, w, Infinity, sums, counts);
+        return z(sums[0]!, counts[0]!);
       }
       // One pass; cumulative (sum, n) checkpoints every half window, windows = checkpoint k..k+2.
       const half = Math.max(1, Math.floor(window / 2));
       const sums: number[] = [0];
       const counts: number[] = [0];
-      let next = half;
-      forEachFeature(text, bits, (b, end) => {
-        while (end > next) {
-          sums.push(sum);
-          counts.push(n);
-          next += half;
-        }
-        sum += w[b]!;
-        n++;
-      });
-      sums.push(sum);
-      counts.push(n);
+      sumFeatureWeights(text, bits, w, half, sums, counts);
       let best = -Infinity;
       const last = sums.length - 1;
       for (let k = 0; k < last; k++) {

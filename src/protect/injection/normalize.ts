@@ -52,6 +52,10 @@ const BLOB = 8;
 const BLOB_MIN = 48;
 
 const isLower = (c: number): boolean => c >= 97 && c <= 122;
+/** Exactly the characters of the regex class \s (ECMAScript WhiteSpace and LineTerminator). */
+const isSpace = (c: number): boolean =>
+  c === 32 || (c >= 9 && c <= 13) || (c >= 0xa0 && (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff));
 const isLeet = (c: number): boolean => c === 48 || c === 49 || c === 51 || c === 52 || c === 53 || c === 55 || c === 64 || c === 36;
 
 /**
@@ -62,6 +66,8 @@ const isLeet = (c: number): boolean => c === 48 || c === 49 || c === 51 || c ===
  */
 function prescan(t: string): number {
   let f = 0;
+  /** Whether SPACES would change anything: only a lone space or a lone newline between non-spaces is left as it is. */
+  let spacesChange = false;
   let prev = 0;
   let run = 0;
   let digits = 0;
@@ -75,6 +81,7 @@ function prescan(t: string): number {
     } else if (c < 32) {
       f |= NEEDS_SPACES;
     }
+    if (!spacesChange && isSpace(c) && ((c !== 32 && c !== 10) || isSpace(prev))) spacesChange = true;
     if (isLeet(c) && (isLower(prev) || isLower(i + 1 < n ? t.charCodeAt(i + 1) : 0))) f |= MAYBE_LEET;
     const digit = c >= 48 && c <= 57;
     if (isLower(c) || digit || c === 43 || c === 47) {
@@ -93,7 +100,8 @@ function prescan(t: string): number {
     }
     prev = c;
   }
-  return f;
+  // SPACES replaces a lone "\n" by "\n" and leaves a lone " " alone: skip it when that is all there is.
+  return spacesChange ? f : f & ~NEEDS_SPACES;
 }
 
 export function normalizeForInjection(input: string): NormalizedText {
