@@ -104,10 +104,29 @@ export interface AuditLogOptions {
 
 /** sha256 over the canonical JSON of every field but `hash`. */
 export function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
-  const { seq, time, timeMs, deploymentId, kind, action, actor, subject, outcome, data, prevHash } = entry;
-  const body = { seq, time, timeMs, deploymentId, kind, action, actor, subject, outcome, data, prevHash };
-  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+  return hashOf(canonicalBody(entry));
 }
+
+function canonicalBody(entry: Omit<AuditEntry, 'hash'>): string {
+  const { seq, time, timeMs, deploymentId, kind, action, actor, subject, outcome, data, prevHash } = entry;
+  // Keys in sorted order, so canonicalJson takes its fast path when `data` is in order too.
+  return canonicalJson({ action, actor, data, deploymentId, kind, outcome, prevHash, seq, subject, time, timeMs });
+}
+
+function hashOf(canonical: string): string {
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * The text a store keeps for an entry. An entry sealed by this process already has its
+ * canonical JSON (the hash was taken over it), so the stored text reuses it with the hash
+ * appended instead of serialising the entry a second time; verify parses either form.
+ */
+export function storedText(entry: AuditEntry): string {
+  return sealedText.get(entry) ?? JSON.stringify(entry);
+}
+
+const sealedText = new WeakMap<AuditEntry, string>();
 
 /**
  * The append-only, hash-chained audit trail. Each entry's hash covers its content
@@ -234,7 +253,12 @@ export class AuditLog {
       data: event.data ?? {},
       prevHash: prev?.hash ?? GENESIS_HASH,
     };
-    return { ...body, hash: entryHash(body) };
+    const canonical = canonicalBody(body);
+    const hash = hashOf(canonical);
+    const entry: AuditEntry = { ...body, hash };
+    // `hash` sorts after every other field, so appending it keeps the text canonical.
+    sealedText.set(entry, `${canonical.slice(0, -1)},"hash":${JSON.stringify(hash)}}`);
+    return entry;
   }
 }
 
@@ -271,22 +295,29 @@ export function auditEventFromRecord(r: DecisionRecord): AuditEvent {
     subject: r.requestId,
     outcome: r.status === 'ok' ? 'success' : 'failure',
     timeMs: r.timeMs,
+    // Keys in sorted order (findings too): the entry's canonical JSON is then plain JSON.stringify.
     data: {
-      team: r.principal.team,
-      workload: r.workload,
-      level: r.classification.level,
-      findings: { ...r.classification.findings },
-      policyVersion: r.policy.version,
-      matchedRules: [...r.policy.matchedRules],
-      tier: r.served.tier,
       backend: r.served.backend,
-      region: r.served.region,
-      model: r.served.model,
-      status: r.status,
       errorCode: r.errorCode,
+      findings: sortedCounts(r.classification.findings),
+      level: r.classification.level,
+      matchedRules: [...r.policy.matchedRules],
+      model: r.served.model,
+      policyVersion: r.policy.version,
       pseudonymized: r.effects.pseudonymized,
+      region: r.served.region,
+      status: r.status,
+      team: r.principal.team,
+      tier: r.served.tier,
+      workload: r.workload,
     },
   };
+}
+
+function sortedCounts(counts: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(counts).sort()) out[k] = counts[k] as number;
+  return out;
 }
 
 // OCSF 1.3 API Activity (class 6003, category 6 Application Activity).

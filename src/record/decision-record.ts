@@ -152,6 +152,21 @@ const systemNow = { wallMs: () => Date.now(), monoMs: () => performance.now() };
  * response (or the error) has been sent, whatever happened before. It reads ids,
  * counts and codes only; never request or response text.
  */
+/**
+ * A record's JSON text, made once: the journal, the store's body column and the spill
+ * file all want the same text, and nothing changes a record after it is built.
+ */
+export function recordJson(record: DecisionRecord): string {
+  let text = recordTexts.get(record);
+  if (text === undefined) {
+    text = JSON.stringify(record);
+    recordTexts.set(record, text);
+  }
+  return text;
+}
+
+const recordTexts = new WeakMap<DecisionRecord, string>();
+
 export function recordFromContext(ctx: RequestContext, outcome: RequestOutcome, deps: RecordDeps): DecisionRecord {
   const now = deps.now ?? systemNow;
   const mono = now.monoMs();

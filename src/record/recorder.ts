@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { AuditLog, auditEventFromRecord, type AuditStore } from './audit.js';
 import type { AuditConfig, QueueConfig, RecordsConfig, ResolveSecret, StoreConfig } from './config.js';
-import type { DecisionRecord } from './decision-record.js';
+import { recordJson, type DecisionRecord } from './decision-record.js';
 import { PostgresAuditStore, PostgresDatabase, PostgresRecordStore } from './postgres/postgres-store.js';
 import { appendFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -55,8 +55,8 @@ export class Recorder {
     this.#journal = options.journal;
     const observer = loggingObserver(options.queueObserver, options.logger);
     const q = options.queue;
-    const make = <T>(name: string, write: (batch: readonly T[]) => Promise<void>): BatchQueue<T> =>
-      new BatchQueue<T>({
+    const make = (name: string, write: (batch: readonly DecisionRecord[]) => Promise<void>): BatchQueue<DecisionRecord> =>
+      new BatchQueue<DecisionRecord>({
         name,
         size: q.size,
         batchSize: q.batchSize,
@@ -65,11 +65,11 @@ export class Recorder {
         spillPath: spillPathFor(q.spillPath, name),
         writeRetries: q.writeRetries,
         write,
-        serialize: (item) => JSON.stringify(item),
+        serialize: recordJson,
         observer,
       });
     const addRecordQueue = (name: string, write: (batch: readonly DecisionRecord[]) => Promise<void>): void => {
-      const queue = make<DecisionRecord>(name, write);
+      const queue = make(name, write);
       this.#queues.push(queue);
       this.#spillPaths.push({ path: spillPathFor(q.spillPath, name), queue });
     };
@@ -129,7 +129,7 @@ export class Recorder {
     const journal = this.#journal;
     if (journal === undefined) return;
     try {
-      this.#seqs.set(record, journal.append(JSON.stringify(record)));
+      this.#seqs.set(record, journal.append(recordJson(record)));
       if (journal.hasSealed) journal.release(this.#oldestHeld());
     } catch (err) {
       // The queues still take the record; only its crash safety is lost. Logged once, not per request.
@@ -416,7 +416,17 @@ export async function createRecorder(
     const dir = journalDirFor(config.records.queue);
     await recoverJournals(dir, { store: stores.records, audit: auditDecisions }, deps.logger);
     journalsOpened++;
-    journal = new Journal({ dir, name: `${process.pid}-${journalsOpened}`, segmentLines: JOURNAL_SEGMENT_LINES });
+    let reported = false;
+    journal = new Journal({
+      dir,
+      name: `${process.pid}-${journalsOpened}`,
+      segmentLines: JOURNAL_SEGMENT_LINES,
+      onError: (err) => {
+        // Logged once, not per write: the queues still take every record, only crash safety is lost.
+        if (!reported) deps.logger?.error({ err: errorName(err) }, 'record journal write failed; records are not crash-safe until restart');
+        reported = true;
+      },
+    });
   }
   const recorder = new Recorder({
     journal,

@@ -1,5 +1,5 @@
 import type { Tier } from '../domain/tier.js';
-import type { DecisionRecord, RecordStatus } from './decision-record.js';
+import { recordJson, type DecisionRecord, type RecordStatus } from './decision-record.js';
 
 /** Filters shared by the UI, the reports and retention. All optional; all ANDed. */
 export interface RecordFilter {
@@ -147,7 +147,7 @@ export function toRow(r: DecisionRecord): RecordRow {
     ttft_ms: r.latency.ttftMs,
     overhead_ms: r.latency.overheadMs,
     matched_rules: JSON.stringify(r.policy.matchedRules),
-    body: JSON.stringify(r),
+    body: recordJson(r),
   };
 }
 

@@ -39,9 +39,12 @@ describe('record journal', () => {
         journal: new Journal({ dir: journalDir, name: `${process.pid}-1`, segmentLines: 100 }),
       });
       for (let i = 0; i < 250; i++) recorder.record(sampleRecord(i));
+      assert.deepEqual(readdirSync(journalDir), [], 'appends of one turn are written together at its end');
+      await new Promise((resolve) => setImmediate(resolve));
       assert.equal(readdirSync(journalDir).length, 3, 'two sealed segments and the open one');
       await recorder.flush();
       recorder.record(sampleRecord(250));
+      await new Promise((resolve) => setImmediate(resolve));
       assert.deepEqual(readdirSync(journalDir), [`${process.pid}-1-000003.jsonl`], 'written segments are gone; the open one stays');
       await recorder.close();
       assert.deepEqual(readdirSync(journalDir), []);

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { AuditEntry, AuditEvent, AuditScanFilter, AuditStore, ChainHead, StoredAuditEntry } from '../audit.js';
+import { storedText, type AuditEntry, type AuditEvent, type AuditScanFilter, type AuditStore, type ChainHead, type StoredAuditEntry } from '../audit.js';
 import type { DecisionRecord } from '../decision-record.js';
 import {
   AGGREGATE_SELECT,
@@ -265,7 +265,7 @@ export class PostgresAuditStore implements AuditStore {
       if (out.length > 0) {
         const params: unknown[] = [];
         const tuples = out.map((e) => {
-          params.push(e.seq, e.timeMs, e.kind, JSON.stringify(e));
+          params.push(e.seq, e.timeMs, e.kind, storedText(e));
           const n = params.length;
           return `($${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
         });

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditEntry, AuditEvent, AuditScanFilter, AuditStore, ChainHead, StoredAuditEntry } from '../audit.js';
+import { storedText, type AuditEntry, type AuditEvent, type AuditScanFilter, type AuditStore, type ChainHead, type StoredAuditEntry } from '../audit.js';
 import type { DecisionRecord } from '../decision-record.js';
 import {
   AGGREGATE_SELECT,
@@ -230,7 +230,7 @@ export class SqliteAuditStore implements AuditStore {
       const out: AuditEntry[] = [];
       for (const event of events) {
         const entry = seal(event, prev);
-        insert.run(entry.seq, entry.timeMs, entry.kind, JSON.stringify(entry));
+        insert.run(entry.seq, entry.timeMs, entry.kind, storedText(entry));
         prev = { seq: entry.seq, hash: entry.hash };
         out.push(entry);
       }
