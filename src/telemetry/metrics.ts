@@ -1,8 +1,9 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { DecisionRecord } from '../record/decision-record.js';
 import type { DropReason, QueueObserver } from '../record/queue.js';
 import type { CapacitySnapshot } from '../route/capacity.js';
 import type { BreakerState, HealthSnapshot } from '../route/health.js';
+import { KeyedCounter, KeyedHistogram } from './keyed-metrics.js';
 
 /**
  * Prometheus metrics in a registry of their own: nothing is registered globally,
@@ -26,27 +27,28 @@ export interface MetricsSources {
 }
 
 // OTel GenAI buckets: seconds for durations, powers of 4 for token counts.
-const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
-const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
-const OVERHEAD_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1];
-const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+export const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+export const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+export const OVERHEAD_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1];
+export const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 const BREAKER_STATES: readonly BreakerState[] = ['closed', 'half-open', 'open'];
 
 const NONE = 'none';
 
 export class GatewayMetrics implements QueueObserver {
   readonly registry: Registry;
-  readonly #requests: Counter<'tier' | 'backend' | 'status' | 'level'>;
-  readonly #duration: Histogram<'gen_ai_operation_name' | 'gen_ai_response_model' | 'perimeter_tier' | 'perimeter_backend' | 'error_type'>;
-  readonly #ttft: Histogram<'gen_ai_operation_name' | 'gen_ai_response_model' | 'perimeter_tier' | 'perimeter_backend'>;
-  readonly #overhead: Histogram<'perimeter_tier'>;
-  readonly #tokenUsage: Histogram<'gen_ai_operation_name' | 'gen_ai_response_model' | 'gen_ai_token_type' | 'perimeter_tier' | 'perimeter_backend'>;
-  readonly #tokens: Counter<'tier' | 'backend' | 'type' | 'estimated'>;
-  readonly #cost: Counter<'tier' | 'backend'>;
-  readonly #findings: Counter<'entity' | 'level'>;
-  readonly #rejections: Counter<'code' | 'level'>;
-  readonly #ruleMatches: Counter<'rule'>;
-  readonly #fallbacks: Counter<'tier'>;
+  // Per-request series: our own maps, rendered through the registry (keyed-metrics.ts says why).
+  readonly #requests: KeyedCounter;
+  readonly #duration: KeyedHistogram;
+  readonly #ttft: KeyedHistogram;
+  readonly #overhead: KeyedHistogram;
+  readonly #tokenUsage: KeyedHistogram;
+  readonly #tokens: KeyedCounter;
+  readonly #cost: KeyedCounter;
+  readonly #findings: KeyedCounter;
+  readonly #rejections: KeyedCounter;
+  readonly #ruleMatches: KeyedCounter;
+  readonly #fallbacks: KeyedCounter;
   readonly #dropped: Counter<'destination' | 'reason'>;
   readonly #spilled: Counter<'destination'>;
   readonly #written: Counter<'destination'>;
@@ -57,93 +59,44 @@ export class GatewayMetrics implements QueueObserver {
     const registry = new Registry();
     this.registry = registry;
     const r = [registry];
-    this.#requests = new Counter({ name: 'perimeter_requests_total', help: 'Requests by served tier, backend, status and data level.', labelNames: ['tier', 'backend', 'status', 'level'], registers: r });
-    this.#duration = new Histogram({
-      name: 'gen_ai_client_operation_duration_seconds',
-      help: 'GenAI operation duration: arrival to last byte, as the gateway saw it.',
-      labelNames: ['gen_ai_operation_name', 'gen_ai_response_model', 'perimeter_tier', 'perimeter_backend', 'error_type'],
-      buckets: DURATION_BUCKETS,
-      registers: r,
-    });
-    this.#ttft = new Histogram({
-      name: 'gen_ai_server_time_to_first_token_seconds',
-      help: 'Time to first token of streamed responses, measured at the gateway.',
-      labelNames: ['gen_ai_operation_name', 'gen_ai_response_model', 'perimeter_tier', 'perimeter_backend'],
-      buckets: TTFT_BUCKETS,
-      registers: r,
-    });
-    this.#overhead = new Histogram({
-      name: 'perimeter_gateway_overhead_seconds',
-      help: "The gateway's own time per request: total minus time waiting on upstreams.",
-      labelNames: ['perimeter_tier'],
-      buckets: OVERHEAD_BUCKETS,
-      registers: r,
-    });
-    this.#tokenUsage = new Histogram({
-      name: 'gen_ai_client_token_usage',
-      help: 'Tokens per request by type (input, output).',
-      labelNames: ['gen_ai_operation_name', 'gen_ai_response_model', 'gen_ai_token_type', 'perimeter_tier', 'perimeter_backend'],
-      buckets: TOKEN_BUCKETS,
-      registers: r,
-    });
-    this.#tokens = new Counter({ name: 'perimeter_tokens_total', help: 'Tokens by tier, backend and type; estimated="true" when counted locally.', labelNames: ['tier', 'backend', 'type', 'estimated'], registers: r });
-    this.#cost = new Counter({ name: 'perimeter_cost_usd_total', help: 'Cost in USD: list price for cloud, blended rate for on-prem.', labelNames: ['tier', 'backend'], registers: r });
-    this.#findings = new Counter({ name: 'perimeter_findings_total', help: 'Classifier findings by entity type and resulting level.', labelNames: ['entity', 'level'], registers: r });
-    this.#rejections = new Counter({ name: 'perimeter_policy_rejections_total', help: 'Requests refused by policy, by error code and level.', labelNames: ['code', 'level'], registers: r });
-    this.#ruleMatches = new Counter({ name: 'perimeter_policy_rule_matches_total', help: 'Policy rule matches by rule id.', labelNames: ['rule'], registers: r });
-    this.#fallbacks = new Counter({ name: 'perimeter_fallbacks_total', help: 'Backends tried after the first, by the tier finally served.', labelNames: ['tier'], registers: r });
+    // Registered in this order, which is the order of /metrics.
+    this.#requests = new KeyedCounter(registry, 'perimeter_requests_total', 'Requests by served tier, backend, status and data level.', ['tier', 'backend', 'status', 'level']);
+    this.#duration = new KeyedHistogram(
+      registry,
+      'gen_ai_client_operation_duration_seconds',
+      'GenAI operation duration: arrival to last byte, as the gateway saw it.',
+      ['gen_ai_operation_name', 'gen_ai_response_model', 'perimeter_tier', 'perimeter_backend', 'error_type'],
+      DURATION_BUCKETS,
+    );
+    this.#ttft = new KeyedHistogram(
+      registry,
+      'gen_ai_server_time_to_first_token_seconds',
+      'Time to first token of streamed responses, measured at the gateway.',
+      ['gen_ai_operation_name', 'gen_ai_response_model', 'perimeter_tier', 'perimeter_backend'],
+      TTFT_BUCKETS,
+    );
+    this.#overhead = new KeyedHistogram(registry, 'perimeter_gateway_overhead_seconds', "The gateway's own time per request: total minus time waiting on upstreams.", ['perimeter_tier'], OVERHEAD_BUCKETS);
+    // Token type last: that is where the exposition has always put it.
+    this.#tokenUsage = new KeyedHistogram(
+      registry,
+      'gen_ai_client_token_usage',
+      'Tokens per request by type (input, output).',
+      ['gen_ai_operation_name', 'gen_ai_response_model', 'perimeter_tier', 'perimeter_backend', 'gen_ai_token_type'],
+      TOKEN_BUCKETS,
+    );
+    this.#tokens = new KeyedCounter(registry, 'perimeter_tokens_total', 'Tokens by tier, backend and type; estimated="true" when counted locally.', ['tier', 'backend', 'type', 'estimated']);
+    this.#cost = new KeyedCounter(registry, 'perimeter_cost_usd_total', 'Cost in USD: list price for cloud, blended rate for on-prem.', ['tier', 'backend']);
+    this.#findings = new KeyedCounter(registry, 'perimeter_findings_total', 'Classifier findings by entity type and resulting level.', ['entity', 'level']);
+    this.#rejections = new KeyedCounter(registry, 'perimeter_policy_rejections_total', 'Requests refused by policy, by error code and level.', ['code', 'level']);
+    this.#ruleMatches = new KeyedCounter(registry, 'perimeter_policy_rule_matches_total', 'Policy rule matches by rule id.', ['rule']);
+    this.#fallbacks = new KeyedCounter(registry, 'perimeter_fallbacks_total', 'Backends tried after the first, by the tier finally served.', ['tier']);
     this.#dropped = new Counter({ name: 'perimeter_records_dropped_total', help: 'Records lost, by destination and reason (queue_full, write_failed, closed, spill_failed).', labelNames: ['destination', 'reason'], registers: r });
     this.#spilled = new Counter({ name: 'perimeter_records_spilled_total', help: 'Records written to the spill file because a queue was full or a write kept failing.', labelNames: ['destination'], registers: r });
     this.#written = new Counter({ name: 'perimeter_records_written_total', help: 'Records written, by destination.', labelNames: ['destination'], registers: r });
     this.#writeErrors = new Counter({ name: 'perimeter_records_write_errors_total', help: 'Failed batch writes (each is retried), by destination.', labelNames: ['destination'], registers: r });
     this.#alerts = new Gauge({ name: 'perimeter_alert_firing', help: '1 while an alert rule fires.', labelNames: ['rule', 'backend'], registers: r });
 
-    const { health, capacity, tierOf, backends } = sources;
-    new Gauge({
-      name: 'perimeter_breaker_state',
-      help: 'Circuit breaker state per backend: 1 for the current state.',
-      labelNames: ['backend', 'state'],
-      registers: r,
-      collect() {
-        this.reset();
-        const seen = new Set<string>();
-        for (const h of health?.() ?? []) {
-          seen.add(h.backendId);
-          for (const s of BREAKER_STATES) this.set({ backend: h.backendId, state: s }, h.breaker === s ? 1 : 0);
-        }
-        for (const b of backends ?? []) if (!seen.has(b)) for (const s of BREAKER_STATES) this.set({ backend: b, state: s }, s === 'closed' ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'perimeter_onprem_utilisation_ratio',
-      help: 'In-flight requests over maxConcurrency, per on-prem backend.',
-      labelNames: ['backend'],
-      registers: r,
-      collect() {
-        this.reset();
-        for (const c of capacity?.() ?? []) if (c.limit !== undefined && (tierOf === undefined || tierOf(c.backendId) === 'on-prem')) this.set({ backend: c.backendId }, c.utilisation);
-      },
-    });
-    new Gauge({
-      name: 'perimeter_backend_in_flight',
-      help: 'In-flight requests per backend.',
-      labelNames: ['backend'],
-      registers: r,
-      collect() {
-        this.reset();
-        for (const c of capacity?.() ?? []) this.set({ backend: c.backendId }, c.inFlight);
-      },
-    });
-    new Gauge({
-      name: 'perimeter_backend_queued',
-      help: 'Requests waiting for a slot per backend.',
-      labelNames: ['backend'],
-      registers: r,
-      collect() {
-        this.reset();
-        for (const c of capacity?.() ?? []) this.set({ backend: c.backendId }, c.queued);
-      },
-    });
+    registerSnapshotGauges(registry, sources);
   }
 
   /** Everything a record says, in one call per request. */
@@ -153,28 +106,23 @@ export class GatewayMetrics implements QueueObserver {
     const level = rec.classification.level ?? NONE;
     const model = rec.served.model ?? NONE;
     const op = rec.operation === 'chat' ? 'chat' : 'embeddings';
-    this.#requests.inc({ tier, backend, status: rec.status, level });
-    this.#duration.observe(
-      { gen_ai_operation_name: op, gen_ai_response_model: model, perimeter_tier: tier, perimeter_backend: backend, error_type: rec.errorCode ?? '' },
-      rec.latency.totalMs / 1000,
-    );
-    if (rec.latency.ttftMs !== null) {
-      this.#ttft.observe({ gen_ai_operation_name: op, gen_ai_response_model: model, perimeter_tier: tier, perimeter_backend: backend }, rec.latency.ttftMs / 1000);
-    }
-    if (rec.latency.overheadMs !== null) this.#overhead.observe({ perimeter_tier: tier }, rec.latency.overheadMs / 1000);
+    this.#requests.inc(1, tier, backend, rec.status, level);
+    this.#duration.observe(rec.latency.totalMs / 1000, op, model, tier, backend, rec.errorCode ?? '');
+    if (rec.latency.ttftMs !== null) this.#ttft.observe(rec.latency.ttftMs / 1000, op, model, tier, backend);
+    if (rec.latency.overheadMs !== null) this.#overhead.observe(rec.latency.overheadMs / 1000, tier);
     if (rec.status === 'ok') {
-      const base = { gen_ai_operation_name: op, gen_ai_response_model: model, perimeter_tier: tier, perimeter_backend: backend };
-      this.#tokenUsage.observe({ ...base, gen_ai_token_type: 'input' }, rec.tokens.input);
-      if (rec.operation === 'chat') this.#tokenUsage.observe({ ...base, gen_ai_token_type: 'output' }, rec.tokens.output);
+      this.#tokenUsage.observe(rec.tokens.input, op, model, tier, backend, 'input');
+      if (rec.operation === 'chat') this.#tokenUsage.observe(rec.tokens.output, op, model, tier, backend, 'output');
     }
     const estimated = rec.tokens.estimated ? 'true' : 'false';
-    if (rec.tokens.input > 0) this.#tokens.inc({ tier, backend, type: 'input', estimated }, rec.tokens.input);
-    if (rec.tokens.output > 0) this.#tokens.inc({ tier, backend, type: 'output', estimated }, rec.tokens.output);
-    if (rec.cost.amount > 0) this.#cost.inc({ tier, backend }, rec.cost.amount);
-    for (const [entity, n] of Object.entries(rec.classification.findings)) this.#findings.inc({ entity, level }, n);
-    if (rec.status === 'rejected' && rec.errorCode !== null) this.#rejections.inc({ code: rec.errorCode, level });
-    for (const rule of rec.policy.matchedRules) this.#ruleMatches.inc({ rule });
-    if (rec.fallbacks > 0) this.#fallbacks.inc({ tier }, rec.fallbacks);
+    if (rec.tokens.input > 0) this.#tokens.inc(rec.tokens.input, tier, backend, 'input', estimated);
+    if (rec.tokens.output > 0) this.#tokens.inc(rec.tokens.output, tier, backend, 'output', estimated);
+    if (rec.cost.amount > 0) this.#cost.inc(rec.cost.amount, tier, backend);
+    const findings = rec.classification.findings;
+    for (const entity in findings) if (Object.hasOwn(findings, entity)) this.#findings.inc(findings[entity] as number, entity, level);
+    if (rec.status === 'rejected' && rec.errorCode !== null) this.#rejections.inc(1, rec.errorCode, level);
+    for (const rule of rec.policy.matchedRules) this.#ruleMatches.inc(1, rule);
+    if (rec.fallbacks > 0) this.#fallbacks.inc(rec.fallbacks, tier);
   }
 
   setAlert(rule: string, backend: string, firing: boolean): void {
@@ -203,4 +151,54 @@ export class GatewayMetrics implements QueueObserver {
 
 export function createMetrics(sources: MetricsSources = {}): GatewayMetrics {
   return new GatewayMetrics(sources);
+}
+
+/** The gauges read from live state at scrape time (breakers, capacity); shared with the test's reference metrics. */
+export function registerSnapshotGauges(registry: Registry, sources: MetricsSources): void {
+  const { health, capacity, tierOf, backends } = sources;
+  new Gauge({
+    name: 'perimeter_breaker_state',
+    help: 'Circuit breaker state per backend: 1 for the current state.',
+    labelNames: ['backend', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const seen = new Set<string>();
+      for (const h of health?.() ?? []) {
+        seen.add(h.backendId);
+        for (const s of BREAKER_STATES) this.set({ backend: h.backendId, state: s }, h.breaker === s ? 1 : 0);
+      }
+      for (const b of backends ?? []) if (!seen.has(b)) for (const s of BREAKER_STATES) this.set({ backend: b, state: s }, s === 'closed' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'perimeter_onprem_utilisation_ratio',
+    help: 'In-flight requests over maxConcurrency, per on-prem backend.',
+    labelNames: ['backend'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of capacity?.() ?? []) if (c.limit !== undefined && (tierOf === undefined || tierOf(c.backendId) === 'on-prem')) this.set({ backend: c.backendId }, c.utilisation);
+    },
+  });
+  new Gauge({
+    name: 'perimeter_backend_in_flight',
+    help: 'In-flight requests per backend.',
+    labelNames: ['backend'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of capacity?.() ?? []) this.set({ backend: c.backendId }, c.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'perimeter_backend_queued',
+    help: 'Requests waiting for a slot per backend.',
+    labelNames: ['backend'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of capacity?.() ?? []) this.set({ backend: c.backendId }, c.queued);
+    },
+  });
 }

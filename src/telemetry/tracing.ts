@@ -19,6 +19,7 @@ export class RequestTrace {
   readonly span: Span;
   readonly #ctx: Context;
   readonly #tracer: Tracer;
+  readonly #recording: boolean;
 
   constructor(tracer: Tracer, requestId: string, operation: string, parent: Context = context.active()) {
     this.#tracer = tracer;
@@ -29,6 +30,7 @@ export class RequestTrace {
       parent,
     );
     this.#ctx = trace.setSpan(parent, this.span);
+    this.#recording = this.span.isRecording();
   }
 
   /** The request's context, for propagating into upstream calls. */
@@ -38,6 +40,9 @@ export class RequestTrace {
 
   /** Runs `fn` inside a child span for one stage. Errors are recorded by code, never by message. */
   stage<T>(stage: PipelineStage, fn: (span: Span) => T, attributes?: Attributes): T {
+    // Unsampled or no SDK: children of a non-recording span record nothing either, so the
+    // stage runs as a plain call (no span, context or promise wrapper on the request path).
+    if (!this.#recording) return fn(this.span);
     const span = this.#tracer.startSpan(`perimeter.${stage}`, { kind: stage === 'upstream' ? SpanKind.CLIENT : SpanKind.INTERNAL, ...(attributes === undefined ? {} : { attributes }) }, this.#ctx);
     let result: T;
     try {
