@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { setMaxListeners } from 'node:events';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { GatewayError } from '../domain/errors.js';
@@ -88,6 +89,9 @@ export function createHttpServer(options: HttpOptions): HttpServer {
     loggerInstance: fastifyLogger,
     // Per-request lines would be framework-shaped and could carry URLs; records cover requests instead.
     logController: new LogController({ disableRequestLogging: true }),
+    // Fastify would make a pino child per request just to bind reqId; our few request-level
+    // log lines carry requestId themselves, so the shared logger saves that on every request.
+    childLoggerFactory: (parent) => parent,
     bodyLimit: options.bodyLimitBytes,
     genReqId: requestIdFor,
     // Requests that reach a closing server get our envelope and a record (shutting_down), not Fastify's bare 503.
@@ -104,6 +108,9 @@ export function createHttpServer(options: HttpOptions): HttpServer {
   app.decorateRequest('deadline', null);
   let draining = false;
   const deadline = new AbortController();
+  // Every in-flight request listens for the drain deadline (bounded by maxInFlight), so
+  // the default of 10 listeners would print a false leak warning under load.
+  setMaxListeners(Infinity, deadline.signal);
   // Inference requests admitted and not yet closed, with the socket each arrived on.
   const open = new Map<ServerResponse, Socket>();
   const unrecorded = new Set<FastifyRequest>();

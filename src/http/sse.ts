@@ -41,9 +41,13 @@ export async function writeSse(
   encoder: StreamEncoder,
   signal?: AbortSignal,
 ): Promise<StreamOutcome> {
-  let pending = encoder.chunk(first);
+  let pending = '';
   let scheduled = false;
   let blocked: Promise<void> | undefined;
+  // The first frame goes out at once, with the headers: it is what time to first token
+  // measures. Only the frames after it wait for the end of the tick to be batched.
+  const head = encoder.chunk(first);
+  if (head !== '' && !res.destroyed && !res.write(head)) blocked = drained(res, signal);
   // Chunks parsed from one upstream read arrive in the same tick; sending them as one
   // string at the end of the tick costs one write instead of one per token.
   const flush = (): void => {

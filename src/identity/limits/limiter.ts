@@ -137,6 +137,8 @@ export class Limiter {
     const tokens = Math.max(0, Math.ceil(input.estimatedTokens));
     const microUsd = toMicroUsd(input.estimatedCostUsd);
     const charges = this.#charges(input, now, tokens, microUsd);
+    // No limit applies to this caller: nothing to count, and no store round trip to pay.
+    if (charges.length === 0) return { ok: true, degraded: false, reservation: { charges, tokens, microUsd, store: this.#store, settled: false } };
     let store = this.#store;
     let degraded = false;
     let outcome;
@@ -200,21 +202,26 @@ export class Limiter {
       ['team', p.team ?? '', limits.team],
       ['workload', input.workload ?? '', limits.workload],
     ];
-    const m = minuteWindow(now);
-    const d = dayWindow(now);
-    const mo = monthWindow(now);
+    // Windows are made on first use: the day and month ones format dates, and most callers have no budget.
+    let m: Window | undefined;
+    let d: Window | undefined;
+    let mo: Window | undefined;
+    const minute = (): Window => (m ??= minuteWindow(now));
+    const day = (): Window => (d ??= dayWindow(now));
+    const month = (): Window => (mo ??= monthWindow(now));
     const out: (Charge & { metric: Metric; subject: SubjectKind })[] = [];
     for (const [subject, id, values] of subjects) {
       if (values === undefined) continue;
       const base = `${this.#prefix}${subject}:${encodeURIComponent(id)}:`;
-      const add = (metric: Metric, limit: number | undefined, amount: number, w: Window): void => {
+      const add = (metric: Metric, limit: number | undefined, amount: number, window: () => Window): void => {
         if (limit === undefined) return;
+        const w = window();
         out.push({ key: `${base}${metric}:${w.id}`, metric, subject, amount, limit, ttlMs: w.endsAt - now + GRACE_MS });
       };
-      add('requests_per_minute', values.requestsPerMinute, 1, m);
-      add('tokens_per_minute', values.tokensPerMinute, tokens, m);
-      add('spend_per_day', values.spendPerDayUsd === undefined ? undefined : toMicroUsd(values.spendPerDayUsd), microUsd, d);
-      add('spend_per_month', values.spendPerMonthUsd === undefined ? undefined : toMicroUsd(values.spendPerMonthUsd), microUsd, mo);
+      add('requests_per_minute', values.requestsPerMinute, 1, minute);
+      add('tokens_per_minute', values.tokensPerMinute, tokens, minute);
+      add('spend_per_day', values.spendPerDayUsd === undefined ? undefined : toMicroUsd(values.spendPerDayUsd), microUsd, day);
+      add('spend_per_month', values.spendPerMonthUsd === undefined ? undefined : toMicroUsd(values.spendPerMonthUsd), microUsd, month);
     }
     return out;
   }
