@@ -131,7 +131,11 @@ function mutate(base: { body: { [key: string]: Json }; keys: readonly string[] }
   const body = structuredClone(base.body) as { [key: string]: Json };
   const raws: string[] = [];
   const duplicates: Array<[string, Json]> = [];
-  for (const m of mutations) {
+  for (const mut of mutations) {
+    // fast-check hands out the same constant arrays to every run: a later mutation that
+    // edits inside one must edit a copy, or runs build cycles and, through shared
+    // references, bodies that grow without bound (the test process once ran out of heap).
+    const m = 'value' in mut ? { ...mut, value: structuredClone(mut.value) } : mut;
     if (m.op === 'shape') {
       body[base.keys[m.key % base.keys.length]!] = m.value;
       continue;
