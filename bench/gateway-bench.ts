@@ -4,6 +4,7 @@
  *
  *   direct          autocannon → simulator
  *   bare proxy      a bare Node + undici proxy (the baseline the CPU target is stated against)
+ *   fastify proxy   Fastify + undici, the body parsed and re-serialised: the floor of the gateway's own stack
  *   full            Perimeter: auth with a key, classifier on a ~2 KB prompt, policy, records + audit on SQLite
  *   classifier off  the same Perimeter config with every detector switched off
  *   portkey         Portkey's open-source gateway (installed into .bench/portkey by this script)
@@ -48,7 +49,15 @@ function num(name: string, fallback: number): number {
 
 const seconds = num('BENCH_SECONDS', 6);
 const rounds = num('BENCH_ROUNDS', 3);
-const warmSeconds = num('BENCH_WARM_SECONDS', 3);
+const warmSeconds = num('BENCH_WARM_SECONDS', 8);
+/**
+ * Node flags for every server process in the run (simulator, proxies, Perimeter, Portkey
+ * alike): a 64 MB young generation, the tuning docs/operations.md recommends for the
+ * gateway. With the 16 MB default a 2 KB chat request's garbage fills it every ~80
+ * requests and the collector runs about four times as often (figures in docs/operations.md).
+ */
+const nodeOptions = process.env.BENCH_NODE_OPTIONS ?? '--max-semi-space-size=64';
+const serverEnv: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', nodeOptions].join(' ').trim() };
 const connectionsList = (process.env.BENCH_CONNECTIONS ?? '32,256').split(',').map(Number);
 const modes = (process.env.BENCH_MODES ?? 'non-streaming,streaming').split(',').map((m) => m.trim() === 'streaming');
 const ttftRequests = num('BENCH_TTFT_REQUESTS', 200);
@@ -63,10 +72,11 @@ const FULL_PORT = 19_380;
 const OFF_PORT = 19_381;
 const PORTKEY_PORT = 19_382;
 const CLUSTER_PORT = 19_383;
+const FLOOR_PORT = 19_384;
 const BENCH_KEY = 'sk-perimeter-bench-0123456789';
 const simUrl = `http://127.0.0.1:${SIM_PORT}`;
 
-type PathId = 'direct' | 'bare' | 'full' | 'off' | 'portkey' | 'full2';
+type PathId = 'direct' | 'bare' | 'floor' | 'full' | 'off' | 'portkey' | 'full2';
 
 interface BenchPath {
   readonly id: PathId;
@@ -245,25 +255,29 @@ async function main(): Promise<void> {
 
   try {
     // Recording stays on so every path can be checked to reach the simulator; it costs all paths the same.
-    const sim = await startProcess([cli, 'simulate', '--port', String(SIM_PORT), '--name', 'bench'], /simulator bench on/);
+    const sim = await startProcess([cli, 'simulate', '--port', String(SIM_PORT), '--name', 'bench'], /simulator bench on/, serverEnv);
     procs.push(sim);
     addPath('direct', 'direct to simulator', simUrl, undefined);
 
-    const bare = await startProcess([join(root, 'dist', 'bench', 'bare-proxy.js'), String(BARE_PORT), simUrl], /bare proxy on/);
+    const bare = await startProcess([join(root, 'dist', 'bench', 'bare-proxy.js'), String(BARE_PORT), simUrl], /bare proxy on/, serverEnv);
     procs.push(bare);
     addPath('bare', 'bare Node+undici proxy', `http://127.0.0.1:${BARE_PORT}`, bare.pid);
+
+    const floor = await startProcess([join(root, 'dist', 'bench', 'fastify-proxy.js'), String(FLOOR_PORT), simUrl], /fastify proxy on/, serverEnv);
+    procs.push(floor);
+    addPath('floor', 'Fastify+undici proxy (JSON parsed, no gateway work)', `http://127.0.0.1:${FLOOR_PORT}`, floor.pid);
 
     const fullDir = mkdtempSync(join(dir, 'full-'));
     const fullConfig = join(fullDir, 'bench.yaml');
     writeFileSync(fullConfig, perimeterYaml(FULL_PORT, fullDir, ''));
-    const full = await startServing([cli, 'serve', '--config', fullConfig], `http://127.0.0.1:${FULL_PORT}/readyz`);
+    const full = await startServing([cli, 'serve', '--config', fullConfig], `http://127.0.0.1:${FULL_PORT}/readyz`, serverEnv);
     procs.push(full);
     addPath('full', 'Perimeter, full pipeline', `http://127.0.0.1:${FULL_PORT}`, full.pid);
 
     const offDir = mkdtempSync(join(dir, 'off-'));
     const offConfig = join(offDir, 'bench.yaml');
     writeFileSync(offConfig, perimeterYaml(OFF_PORT, offDir, classifierOffYaml()));
-    const off = await startServing([cli, 'serve', '--config', offConfig], `http://127.0.0.1:${OFF_PORT}/readyz`);
+    const off = await startServing([cli, 'serve', '--config', offConfig], `http://127.0.0.1:${OFF_PORT}/readyz`, serverEnv);
     procs.push(off);
     addPath('off', 'Perimeter, classifier off', `http://127.0.0.1:${OFF_PORT}`, off.pid);
 
@@ -277,7 +291,7 @@ async function main(): Promise<void> {
           const portkey = await startProcess(
             ['--import', preload, install.entry, `--port=${PORTKEY_PORT}`, '--headless'],
             /Ready for connections/,
-            { ...process.env, NODE_ENV: 'production' },
+            { ...serverEnv, NODE_ENV: 'production' },
             install.dir,
           );
           procs.push(portkey);
@@ -296,7 +310,7 @@ async function main(): Promise<void> {
       const clusterDir = mkdtempSync(join(dir, 'cluster-'));
       const clusterConfig = join(clusterDir, 'bench.yaml');
       writeFileSync(clusterConfig, perimeterYaml(CLUSTER_PORT, clusterDir, ''));
-      const cluster = await startServing([cli, 'serve', '--config', clusterConfig, '--workers', '2'], `http://127.0.0.1:${CLUSTER_PORT}/readyz`);
+      const cluster = await startServing([cli, 'serve', '--config', clusterConfig, '--workers', '2'], `http://127.0.0.1:${CLUSTER_PORT}/readyz`, serverEnv);
       procs.push(cluster);
       // Ready once both workers exist and have had time to listen (bounded wait).
       for (let i = 0; i < 300 && cluster.pid !== undefined && processTree(cluster.pid).length < 3; i++) await new Promise((r) => setTimeout(r, 100));
@@ -373,6 +387,7 @@ async function main(): Promise<void> {
     const d50 = directTtft === undefined ? NaN : percentile(directTtft.samples, 50);
     const d99 = directTtft === undefined ? NaN : percentile(directTtft.samples, 99);
     let fullAdded99 = NaN;
+    const addedTtft99 = new Map<PathId, number>();
     for (const path of paths) {
       const t = ttft.get(path.id);
       if (t === undefined) {
@@ -383,6 +398,7 @@ async function main(): Promise<void> {
       const p50 = percentile(t.samples, 50);
       const p99 = percentile(t.samples, 99);
       if (path.id === 'full') fullAdded99 = p99 - d99;
+      addedTtft99.set(path.id, p99 - d99);
       const added = path.id === 'direct' ? '| – | –' : `| ${fmt(p50 - d50, 2)} | ${fmt(p99 - d99, 2)}`;
       ttftRows.push(`| ${path.label} | ${fmt(p50, 2)} | ${fmt(p99, 2)} ${added} | ${t.samples.length}${t.errors > 0 ? ` (${t.errors} errors)` : ''} |`);
     }
@@ -415,6 +431,29 @@ async function main(): Promise<void> {
     );
     targets.push(`| added time-to-first-token p99 ≤ 1 ms (full pipeline, idle, ${ttftConcurrency} conn.) | ${fmt(fullAdded99, 2)} ms | ${verdict(Number.isFinite(fullAdded99) ? fullAdded99 <= 1 : undefined)} |`);
 
+    // What the machine allows at all: the same targets applied to the proxies that do no gateway work.
+    const ceilings: string[] = [];
+    const floorNs = get(false, 32, 'floor');
+    if (bareNs !== undefined && floorNs !== undefined) {
+      ceilings.push(`| Fastify+undici floor ÷ bare proxy, CPU per request (non-streaming, 32 conn.) | ${fmt(floorNs.cpuUsPerReq / bareNs.cpuUsPerReq, 2)}× (${fmt(floorNs.cpuUsPerReq)} ÷ ${fmt(bareNs.cpuUsPerReq)} µs): what is left of the 1.5× budget for all gateway work is ${fmt(Math.max(0, 1.5 * bareNs.cpuUsPerReq - floorNs.cpuUsPerReq))} µs |`);
+    }
+    const ceilingRatios: string[] = [];
+    for (const stream of modes) {
+      for (const c of connectionsList) {
+        const p = get(stream, c, 'portkey');
+        const bare = get(stream, c, 'bare');
+        const fl = get(stream, c, 'floor');
+        if (p === undefined || bare === undefined) continue;
+        ceilingRatios.push(`${mode(stream)}/${c}: bare ${fmt(bare.rps / p.rps, 1)}×${fl === undefined ? '' : `, floor ${fmt(fl.rps / p.rps, 1)}×`}`);
+      }
+    }
+    if (ceilingRatios.length > 0) ceilings.push(`| throughput of the proxies that do no gateway work ÷ Portkey's | ${ceilingRatios.join('; ')} |`);
+    const bareT = addedTtft99.get('bare');
+    const floorT = addedTtft99.get('floor');
+    if (bareT !== undefined || floorT !== undefined) {
+      ceilings.push(`| added time-to-first-token p99 of the proxies that do no gateway work | bare ${fmt(bareT ?? NaN, 2)} ms, floor ${fmt(floorT ?? NaN, 2)} ms |`);
+    }
+
     const one = get(false, 32, 'full');
     const two = get(false, 32, 'full2');
     const scaleRows: string[] = [];
@@ -443,6 +482,8 @@ The load generator (autocannon, in the bench process), the simulator and the gat
 
 Settings: ${rounds} interleaved rounds of ${seconds} s per cell (the path order rotates every round), medians shown (RSS: the largest seen); ${warmSeconds} s warm-up per path and mode.
 Request: a ~2 KB chat prompt (prose with a name, an email address, a phone number, an IP address and a URL; the classifier rates it confidential), the same for every path; the simulator answers a fixed 64-word reply (streamed: 66 SSE events and \`[DONE]\`).
+Node flags for every server process (simulator, proxies, Perimeter, Portkey): \`NODE_OPTIONS=${nodeOptions}\` (\`BENCH_NODE_OPTIONS\` overrides it).
+Fastify+undici proxy: the same framework and HTTP client as Perimeter with the body parsed and serialised again and the answer streamed back as bytes, and nothing else (bench/fastify-proxy.ts): the floor of the stack Perimeter is built on.
 Perimeter: one process, auth with an API key, default classifier, policy, injection guard, records and audit chain on SQLite (\`logging: warn\`). "Classifier off" switches every detector and the cross-segment scan off (there is no single switch), everything else equal.
 ${notes.join('\n')}
 
@@ -453,7 +494,13 @@ Gateway CPU per request: user+system time of the gateway's process tree (for the
 | target | measured | |
 |---|---|---|
 ${targets.join('\n')}
+${ceilings.length === 0 ? '' : `
+What this machine allows at all (the same measures for the two proxies that do no gateway work):
 
+| measure | value |
+|---|---|
+${ceilings.join('\n')}
+`}
 ## Throughput, latency, CPU, memory
 
 | mode | connections | path | requests/s (% of direct) | p50 ms | p99 ms | gateway CPU µs/req | gateway RSS MiB | errors |

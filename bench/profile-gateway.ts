@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { cpuSeconds, median, startProcess, startServing, stopProcess } from './lib/processes.js';
+import { benchBody } from './lib/workload.js';
+import { cpuSeconds, median, threadCpuSeconds, startProcess, startServing, stopProcess } from './lib/processes.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 const cli = join(root, 'dist', 'src', 'cli', 'main.js');
@@ -30,41 +31,36 @@ const SIM_PORT = Number(process.env.PROFILE_SIM_PORT ?? 19_511);
 const GATEWAY_PORT = Number(process.env.PROFILE_GATEWAY_PORT ?? 19_590);
 const BENCH_KEY = 'sk-perimeter-bench-0123456789';
 
-function body(): string {
-  const prose =
-    'Please summarise the quarterly infrastructure review. The team migrated the build farm to the new cluster, ' +
-    'reduced median queue time from eleven minutes to four, and retired two legacy services. Open risks are the ' +
-    'certificate rotation schedule and the capacity plan for the inference nodes, which run close to their limit ' +
-    'during the monthly reporting window. Recommend next steps and owners for each risk, and keep it short. ';
-  const content = prose.repeat(3).slice(0, 1000);
-  return JSON.stringify({ model: 'bench-model', stream, messages: [{ role: 'system', content: 'You are concise.' }, { role: 'user', content }] });
-}
-
 interface Sample {
   readonly rps: number;
   readonly p50: number;
   readonly p99: number;
   readonly cpuUsPerReq: number;
+  readonly mainUsPerReq: number;
   readonly errors: number;
 }
 
 async function load(url: string, pid: number, duration: number): Promise<Sample> {
   const before = cpuSeconds(pid);
+  const mainBefore = threadCpuSeconds(pid, pid);
   const result = await autocannon({
     url: `${url}/v1/chat/completions`,
     method: 'POST',
     connections,
     duration,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` },
-    body: body(),
+    // The gateway bench's own request (a ~2 KB prompt with a few entities, a fixed 64-word reply).
+    body: benchBody(stream),
   });
   const cpu = cpuSeconds(pid) - before;
+  const main = threadCpuSeconds(pid, pid) - mainBefore;
   const total = result.requests.total;
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     cpuUsPerReq: total === 0 ? NaN : (cpu / total) * 1e6,
+    mainUsPerReq: total === 0 ? NaN : (main / total) * 1e6,
     errors: result.errors + result.non2xx + result.timeouts,
   };
 }
@@ -166,7 +162,7 @@ backends:
       const s = await load(url, pid, seconds);
       samples.push(s);
       process.stdout.write(
-        `round ${i + 1}: ${s.rps.toFixed(0)} rps, p50 ${s.p50} ms, p99 ${s.p99} ms, ${s.cpuUsPerReq.toFixed(0)} µs CPU/req, ${s.errors} errors\n`,
+        `round ${i + 1}: ${s.rps.toFixed(0)} rps, p50 ${s.p50} ms, p99 ${s.p99} ms, ${s.cpuUsPerReq.toFixed(0)} µs CPU/req (main thread ${s.mainUsPerReq.toFixed(0)}), ${s.errors} errors\n`,
       );
     }
   } finally {
@@ -174,8 +170,9 @@ backends:
     await stopProcess(sim);
   }
   const cpu = median(samples.map((s) => s.cpuUsPerReq));
+  const mainCpu = median(samples.map((s) => s.mainUsPerReq));
   const rps = median(samples.map((s) => s.rps));
-  process.stdout.write(`\n${stream ? 'streaming' : 'non-streaming'}: median ${cpu.toFixed(0)} µs CPU/req, ${rps.toFixed(0)} rps${profile ? ' (under the profiler)' : ''}\n`);
+  process.stdout.write(`\n${stream ? 'streaming' : 'non-streaming'}: median ${cpu.toFixed(0)} µs CPU/req (main thread ${mainCpu.toFixed(0)}), ${rps.toFixed(0)} rps${profile ? ' (under the profiler)' : ''}\n`);
   if (profile) {
     const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
     const file = files[0];

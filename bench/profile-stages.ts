@@ -1,5 +1,5 @@
 /**
- * Per-stage CPU cost on the gateway bench's request (the ~1 KB chat body), in one
+ * Per-stage CPU cost on the gateway bench's request (its ~2 KB prompt, bench/lib/workload.ts), in one
  * process and one thread: less noisy than the whole gateway on a shared machine, so
  * an optimisation of one stage can be measured on its own.
  *
@@ -16,13 +16,10 @@ import { Readable } from 'node:stream';
 import type { Exchange } from '../src/providers/http-client.js';
 import { OpenAiStreamMapper } from '../src/providers/openai/response.js';
 import { openEventStream } from '../src/providers/sse-stream.js';
+import { BENCH_REPLY, benchPrompt } from './lib/workload.js';
 
-const prose =
-  'Please summarise the quarterly infrastructure review. The team migrated the build farm to the new cluster, ' +
-  'reduced median queue time from eleven minutes to four, and retired two legacy services. Open risks are the ' +
-  'certificate rotation schedule and the capacity plan for the inference nodes, which run close to their limit ' +
-  'during the monthly reporting window. Recommend next steps and owners for each risk, and keep it short. ';
-const content = prose.repeat(3).slice(0, 1000);
+// The gateway bench's own workload: its ~2 KB prompt and the fixed reply the simulator sends for it.
+const content = benchPrompt();
 
 const request: ChatRequest = {
   model: 'bench-model',
@@ -30,11 +27,11 @@ const request: ChatRequest = {
   includeUsage: false,
   protocolParams: {},
   messages: [
-    { role: 'system', content: [{ type: 'text', text: 'You are concise.' }] },
+    { role: 'system', content: [{ type: 'text', text: 'You are a concise assistant for an infrastructure team.' }] },
     { role: 'user', content: [{ type: 'text', text: content }] },
   ],
 };
-const answerText = `You said: ${content}`;
+const answerText = BENCH_REPLY;
 const response: ChatResponse = { id: 'x', model: 'bench-model', created: 0, content: answerText, toolCalls: [], finishReason: 'stop' };
 
 /** What the simulator streams for the bench request: one word per event. */

@@ -11,6 +11,13 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
+/** user+system CPU seconds of one thread (`tid` = pid is the main thread, where JavaScript runs). */
+export function threadCpuSeconds(pid: number, tid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
 /** A process and all its live descendants (cluster workers, child processes), from /proc/<pid>/task/<tid>/children. */
 export function processTree(root: number): number[] {
   const out: number[] = [];
