@@ -57,8 +57,9 @@ export function createClassifier(config: ClassifierConfigInput | ClassifierConfi
     const t0 = performance.now();
     const findings: Finding[] = [];
     const failures: Failure[] = [];
-      for (const seg of segments) {
-      scanText(engine, seg.text, seg.path, findings, failures, null);
+    const until = t0 + cfg.budget.totalMs;
+    for (const seg of segments) {
+      scanText(engine, seg.text, seg.path, findings, failures, null, until);
       if (performance.now() - t0 > cfg.budget.totalMs) {
         failures.push({ reason: `time budget of ${cfg.budget.totalMs} ms exceeded` });
         break;
@@ -68,7 +69,7 @@ export function createClassifier(config: ClassifierConfigInput | ClassifierConfi
       for (let i = 0; i + 1 < segments.length; i++) {
         const a = segments[i]!;
         const b = segments[i + 1]!;
-        if (joinMayHoldEntity(a.text, b.text)) crossSegment(crossEngine, a, b, findings, failures);
+        if (joinMayHoldEntity(a.text, b.text)) crossSegment(crossEngine, a, b, findings, failures, until);
       }
     }
     return finish(engine, resolveConflicts(dedupe(findings), table), failures);
@@ -94,9 +95,11 @@ interface Engine {
 
 /**
  * Runs every detector on one text. `onlyCrossing` restricts the output to findings
- * that straddle the given offset (cross-segment scans).
+ * that straddle the given offset (cross-segment scans). Past `until` (the request's
+ * total budget) the remaining detectors are skipped: the request already fails closed,
+ * and a megabyte of hostile text once held the event loop for seconds after that.
  */
-function scanText(e: Engine, original: string, path: string, out: Finding[], failures: Failure[], onlyCrossing: number | null): Candidate[] {
+function scanText(e: Engine, original: string, path: string, out: Finding[], failures: Failure[], onlyCrossing: number | null, until: number): Candidate[] {
   const norm = normalize(original);
   const ctx = new ScanContext(norm.text, path, e.cfg.contextBoost);
   const raw: Candidate[] = [];
@@ -110,12 +113,18 @@ function scanText(e: Engine, original: string, path: string, out: Finding[], fai
   for (const d of e.detectors) {
     if ((ctx.flags & d.needs) !== d.needs) continue;
     const start = timeEach ? performance.now() : 0;
-    ctx.deadline = (timeEach ? start : t0) + limit;
+    if (start > until) {
+      failures.push({ reason: `time budget of ${e.cfg.budget.totalMs} ms exceeded at ${path} (remaining detectors skipped)` });
+      break;
+    }
+    ctx.deadline = Math.min((timeEach ? start : t0) + limit, until);
     try {
       d.detect(ctx, raw);
     } catch (err) {
       if (err instanceof DetectorBudgetError) {
-        failures.push({ reason: `detector ${d.id} exceeded its ${limit} ms budget at ${path} (stopped)` });
+        const total = performance.now() > until;
+        failures.push({ reason: total ? `time budget of ${e.cfg.budget.totalMs} ms exceeded in detector ${d.id} at ${path} (stopped)` : `detector ${d.id} exceeded its ${limit} ms budget at ${path} (stopped)` });
+        if (total) break;
         continue;
       }
       // Only the error's class name: messages from regex engines or libraries can quote input.
@@ -152,7 +161,7 @@ function isAllowed(e: Engine, value: string): boolean {
  * scan the tail of one joined to the head of the next and keep only findings that
  * straddle the join; each is reported once per segment it touches.
  */
-function crossSegment(e: Engine, a: Segment, b: Segment, out: Finding[], failures: Failure[]): void {
+function crossSegment(e: Engine, a: Segment, b: Segment, out: Finding[], failures: Failure[], until: number): void {
   const tail = a.text.slice(-BOUNDARY_CHARS);
   const head = b.text.slice(0, BOUNDARY_CHARS);
   const join = tail.length;
@@ -162,7 +171,7 @@ function crossSegment(e: Engine, a: Segment, b: Segment, out: Finding[], failure
   // With whitespace already at the join the two readings are the same: scan once.
   const tight = a.text.length > 0 && b.text.length > 0 && a.text.charCodeAt(a.text.length - 1) > 32 && b.text.charCodeAt(0) > 32;
   for (const sep of tight ? CROSS_SEPS : CROSS_SEPS.slice(0, 1)) {
-    const found = scanText(e, tail + sep + head, `${a.path} + ${b.path}`, [], failures, join);
+    const found = scanText(e, tail + sep + head, `${a.path} + ${b.path}`, [], failures, join, until);
     for (const c of found) {
       const detector = `${c.detector}+cross-segment`;
       out.push({ entity: c.entity, path: a.path, start: offsetA + c.start, end: a.text.length, score: round(c.score), detector });

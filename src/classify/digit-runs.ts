@@ -1,4 +1,5 @@
-import type { ScanContext } from './scan-context.js';
+import { performance } from 'node:perf_hooks';
+import { DetectorBudgetError, type ScanContext } from './scan-context.js';
 import type { Candidate } from './types.js';
 
 /**
@@ -104,10 +105,13 @@ export interface WindowOptions {
 export function scanWindows(ctx: ScanContext, opts: WindowOptions, accept: (w: Window) => Candidate | null, out: Candidate[]): void {
   // No chain is long enough (the prefilter's chain is a superset of the chains below).
   if (ctx.digitChain < opts.min) return;
+  let steps = 0;
   for (const chain of digitChains(ctx)) {
     const gs = chain.groups;
     let i = 0;
     while (i < gs.length) {
+      // A megabyte of short digit groups is hundreds of thousands of windows per detector.
+      if ((++steps & 1023) === 0 && performance.now() > ctx.deadline) throw new DetectorBudgetError();
       let took = -1;
       let count = 0;
       let j = i;

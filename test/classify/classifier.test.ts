@@ -408,6 +408,20 @@ describe('fail closed', () => {
     assert.equal(c.level, 'regulated');
     assert.ok(c.reasons.some((r) => r.includes('time budget')), c.reasons.join('; '));
   });
+  it('past the total budget the remaining detectors are skipped, not run to the end', () => {
+    // A megabyte of `1 1 1 …` kept every numeric detector busy for seconds after the
+    // request had already failed closed.
+    let lastRan = 0;
+    const last: Detector = { id: 'test.last', entities: ['TEST'], needs: 0, detect: () => void lastRan++ };
+    const c = createClassifier({ budget: { perDetectorMs: 10_000, totalMs: 20 } }, { detectors: [last] });
+    const r = c.classify('1 '.repeat(1 << 19));
+    assert.equal(r.level, 'regulated');
+    assert.ok(r.reasons.some((x) => /time budget of 20 ms exceeded .*\((?:stopped|remaining detectors skipped)\)/.test(x)), r.reasons.join('; '));
+    assert.equal(lastRan, 0, 'the detector after the budget ran out still ran');
+    // The same detector does run when there is time.
+    createClassifier({}, { detectors: [last] }).classify('1 2 3');
+    assert.equal(lastRan, 1);
+  });
   it('uses the configured top level name', () => {
     const c = createClassifier({ levels: ['low', 'high'] }, { detectors: [throwing] }).classify('x');
     assert.equal(c.level, 'high');
