@@ -8,9 +8,10 @@
  * precision is computed against deepset's benign rows scanned as `tool` too.
  * Writes bench/INJECTION-RESULTS.md.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInjectionGuard, type InjectionGuard, type InjectionSource } from '../src/protect/injection/index.js';
+import { DEFAULT_WINDOW } from '../src/protect/injection/model.js';
 import { loadInjectionRows, repoRoot, type Row, type Split } from './injection-data.js';
 
 type Detector = 'rules' | 'model' | 'combined';
@@ -98,6 +99,64 @@ function sampleText(bytes: number, attack: boolean): string {
   return s;
 }
 
+const BENCH_SECTION = '## Speed, CPU time per call';
+
+/**
+ * Long prompts built from held-out rows only: k benign deepset rows joined by blank lines
+ * (deterministic draw), and the same with one held-out attack put at a random position.
+ * The model was trained on short prompts; this shows what its windowing makes of long ones.
+ */
+function longTexts(rows: Row[], log: (s?: string) => void): void {
+  const held = rows.filter((r) => r.split === 'holdout');
+  const benign = held.filter((r) => r.dataset === 'deepset' && r.label === 0).map((r) => r.text);
+  const attacks = held.filter((r) => r.label === 1).map((r) => r.text);
+  const DRAWS = 200;
+  log('## Long texts (held-out rows joined; verdicts of the `combined` guard as `user`)');
+  log();
+  log(`Each cell: share of ${DRAWS} texts made of k held-out benign rows (joined by blank lines), or k benign rows plus one`);
+  log('held-out attack at a random position. The model scores half-overlapping windows and takes the highest; the first');
+  log('column set is the shipped window, the second the earlier 2,048-character one.');
+  log();
+  const windows = [DEFAULT_WINDOW, 2048];
+  log(`| k | mean chars | holds a row that is \`injection\` alone | ${windows.map((w) => `benign → injection (${w}) | benign → suspicious+ (${w}) | attack found (${w})`).join(' | ')} |`);
+  log(`|---|---|---|${windows.map(() => '---|---|---|').join('')}`);
+  const guards = windows.map((window) => createInjectionGuard({ detector: 'combined' }, { window }));
+  const hot = new Set(benign.filter((t) => guards[0]!.scan(t, 'user').verdict === 'injection'));
+  for (const k of [1, 4, 16, 64]) {
+    let seed = 20261122 + k;
+    const pick = <T>(xs: T[]): T => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return xs[seed % xs.length]!;
+    };
+    const plain: string[] = [];
+    const planted: string[] = [];
+    let holdsHot = 0;
+    for (let t = 0; t < DRAWS; t++) {
+      const parts = Array.from({ length: k }, () => pick(benign));
+      if (parts.some((p) => hot.has(p))) holdsHot++;
+      plain.push(parts.join('\n\n'));
+      const withAttack = Array.from({ length: k }, () => pick(benign));
+      withAttack.splice(pick(Array.from({ length: k + 1 }, (_, i) => i)), 0, pick(attacks));
+      planted.push(withAttack.join('\n\n'));
+    }
+    const share = (xs: string[], g: InjectionGuard, ok: (v: string) => boolean): string =>
+      fmt(xs.filter((x) => ok(g.scan(x, 'user').verdict)).length / xs.length);
+    const chars = Math.round(plain.reduce((a, x) => a + x.length, 0) / plain.length);
+    const cells = guards.map((g) => [
+      share(plain, g, (v) => v === 'injection'),
+      share(plain, g, (v) => v !== 'clean'),
+      share(planted, g, (v) => v === 'injection'),
+    ].join(' | '));
+    log(`| ${k} | ${chars} | ${fmt(holdsHot / DRAWS)} | ${cells.join(' | ')} |`);
+  }
+  log();
+  log(`The benign share grows with k mostly through the ${hot.size} held-out benign row(s) that are \`injection\` on their own`);
+  log('(third column: texts that contain one). The drift from window length alone shows on one repeated memo: 2 KB of it');
+  log('scored 0.91 (injection) with 2,048-character windows and 0.51 with 512 (test/protect/injection/guard.test.ts holds');
+  log('it below `injection`).');
+  log();
+}
+
 function main(): void {
   const rows = loadInjectionRows();
   const guards: Record<Detector, InjectionGuard> = {
@@ -163,6 +222,7 @@ function main(): void {
     log(`| ${d} | ${fmt(prf(e.deepset).f1)} | ${fmt(prf(e.bipia).r)} | ${fmt(prf(e.combined).f1)} | ${fmt(prf(e.benignUser).fpr)} |`);
   }
   log();
+  longTexts(rows, log);
   log('## Speed (single thread, after warm-up; `combined` unless noted)');
   log();
   log('| input | µs per scan | µs per KB |');
@@ -179,7 +239,11 @@ function main(): void {
   }
   log();
   log(`Node ${process.version}, ${process.platform}/${process.arch}.`);
-  writeFileSync(join(repoRoot(), 'bench', 'INJECTION-RESULTS.md'), lines.join('\n') + '\n');
+  // injection-bench.ts's section is written by hand from its output; keep it.
+  const file = join(repoRoot(), 'bench', 'INJECTION-RESULTS.md');
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const kept = previous.indexOf(BENCH_SECTION);
+  writeFileSync(file, lines.join('\n') + '\n' + (kept >= 0 ? '\n' + previous.slice(kept) : ''));
 }
 
 main();

@@ -6,7 +6,7 @@
 import type { ChatRequest } from '../../domain/chat.js';
 import { textOf } from '../../domain/chat.js';
 import { injectionSchema, type InjectionConfig, type InjectionConfigInput, type InjectionSource } from './config.js';
-import { loadLinearModel, type LinearModelData } from './model.js';
+import { DEFAULT_WINDOW, loadLinearModel, type LinearModelData } from './model.js';
 import { normalizeForInjection } from './normalize.js';
 import { evaluateRules } from './rules.js';
 import { INJECTION_MODEL } from './weights.js';
@@ -47,6 +47,8 @@ export interface InjectionGuard {
 export interface InjectionGuardOptions {
   /** Replace the shipped model (tests, or a model retrained on in-house data). */
   model?: LinearModelData;
+  /** Characters per model window (default DEFAULT_WINDOW); the eval compares sizes with it. */
+  window?: number;
 }
 
 const CLEAN: InjectionScan = Object.freeze({ score: 0, verdict: 'clean', signals: Object.freeze([]) as unknown as string[] });
@@ -69,6 +71,7 @@ export function createInjectionGuard(config: InjectionConfigInput = {}, options:
   const needModel = cfg.detector !== 'rules';
   const model = needModel ? loadLinearModel(options.model ?? INJECTION_MODEL) : null;
   const scanned = new Set<InjectionSource>(cfg.sources);
+  const window = options.window ?? DEFAULT_WINDOW;
 
   function scan(text: string, source: InjectionSource): InjectionScan {
     if (!cfg.enabled || !scanned.has(source) || text.length === 0) return { ...CLEAN, signals: [] };
@@ -79,7 +82,7 @@ export function createInjectionGuard(config: InjectionConfigInput = {}, options:
     if (model === null) {
       score = 1 - Math.exp(-evidence);
     } else {
-      const z = model.logit(norm.text);
+      const z = model.logit(norm.text, window);
       if (z > MODEL_SIGNAL_LOGIT) signals.push('model.linear');
       score = cfg.detector === 'model' ? sigmoid(z) : sigmoid(model.stack.a * z + model.stack.b * evidence + model.stack.c);
     }

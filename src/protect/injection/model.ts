@@ -33,7 +33,15 @@ export interface LinearModel {
   logit(normalizedText: string, window?: number): number;
 }
 
-export const DEFAULT_WINDOW = 2048;
+/**
+ * Why 512: the training prompts are short (median 69 characters, 99th percentile 697), and
+ * the window sum is divided by the square root of its feature count, so a longer window of
+ * mildly positive features scores higher the longer it is. At 2048 a repeated 2 KB memo
+ * scored 0.91 (verdict injection). At 512 it stays at 0.51, held-out precision and recall
+ * are unchanged (0.988 / 0.762), and an attack planted among concatenated benign held-out
+ * prompts is found more often (bench/INJECTION-RESULTS.md, "Long texts").
+ */
+export const DEFAULT_WINDOW = 512;
 
 export function loadLinearModel(data: LinearModelData): LinearModel {
   const raw = Buffer.from(data.weights, 'base64');
