@@ -83,6 +83,8 @@ export function perimeterHeaders(requestId: string, ctx: RequestContext | null |
     'x-perimeter-model': route?.model ?? 'none',
     'x-perimeter-sensitivity': ctx?.classification?.level ?? 'none',
     'x-perimeter-rule': ruleHeader(ctx),
+    // `none` when the guard did not run (disabled, or the request was refused before it).
+    'x-perimeter-injection': ctx?.injection?.verdict ?? 'none',
   };
 }
 

@@ -3,6 +3,7 @@ import type { Usage } from '../domain/chat.js';
 import type { Principal } from '../domain/principal.js';
 import type { Tier } from '../domain/tier.js';
 import type { Decision } from '../policy/engine.js';
+import type { InjectionDecision, InjectionVerdict } from '../protect/injection/guard.js';
 import type { AttemptRecord } from '../route/runner.js';
 import type { RequestTrace } from '../telemetry/tracing.js';
 import type { RetrievalSummary } from './retrieve.js';
@@ -54,7 +55,7 @@ export interface RequestContext {
   /** What retrieval from Bases added: the Bases' levels (labels), a tier limit, ids and counts. */
   retrieval: { readonly labels: readonly string[]; readonly tiers: readonly Tier[] | undefined; readonly summary: RetrievalSummary } | undefined;
   /** The injection guard's verdict, when it ran. Rule ids only. */
-  injection: { readonly verdict: string; readonly score: number; readonly signals: readonly string[] } | undefined;
+  injection: { readonly verdict: InjectionVerdict; readonly score: number; readonly signals: readonly string[]; readonly action: InjectionDecision } | undefined;
 }
 
 /** What the caller knows when a request starts; everything else starts empty. */

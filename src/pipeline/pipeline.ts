@@ -342,7 +342,7 @@ export class Pipeline {
   #guard(request: ChatRequest, ctx: RequestContext): Tier | undefined {
     if (!this.#injection.config.enabled) return undefined;
     const scan = this.#injection.scanRequest(request);
-    ctx.injection = { verdict: scan.verdict, score: scan.score, signals: scan.signals };
+    ctx.injection = { verdict: scan.verdict, score: scan.score, signals: scan.signals, action: scan.decision };
     if (scan.decision === 'block') {
       throw new GatewayError('request_denied', `The request looks like a prompt-injection attempt (signals: ${scan.signals.join(', ')}).`);
     }

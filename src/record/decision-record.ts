@@ -3,6 +3,7 @@ import type { Usage } from '../domain/chat.js';
 import { ERROR_STATUS, isGatewayError, type ErrorCode } from '../domain/errors.js';
 import type { Capability, Tier } from '../domain/tier.js';
 import type { RequestContext } from '../pipeline/context.js';
+import type { InjectionDecision } from '../protect/injection/guard.js';
 import type { BreakerState } from '../route/health.js';
 import type { AttemptOutcome, AttemptRecord } from '../route/runner.js';
 
@@ -72,6 +73,11 @@ export interface DecisionRecord {
   readonly cost: { readonly amount: number; readonly currency: 'USD'; readonly basis: CostBasis };
   /** RAG: the Bases that contributed context, chunks given to the model, chunks the injection guard dropped. Ids and counts only. */
   readonly retrieval?: { readonly bases: readonly string[]; readonly chunks: number; readonly dropped: number };
+  /**
+   * The prompt-injection guard's verdict when it was not `clean`: score, the rule ids that
+   * fired (never text) and what the configured action did (`flag` only reports it).
+   */
+  readonly injection?: { readonly verdict: 'suspicious' | 'injection'; readonly score: number; readonly signals: readonly string[]; readonly action: InjectionDecision };
 }
 
 export type PrincipalKind = 'anonymous' | 'api_key' | 'jwt';
@@ -242,6 +248,9 @@ export function recordFromContext(ctx: RequestContext, outcome: RequestOutcome, 
     },
     cost: { amount: cost.amount, currency: 'USD', basis: cost.basis },
     ...(ctx.retrieval === undefined ? {} : { retrieval: { bases: [...ctx.retrieval.summary.bases], chunks: ctx.retrieval.summary.chunks, dropped: ctx.retrieval.summary.dropped } }),
+    ...(ctx.injection === undefined || ctx.injection.verdict === 'clean'
+      ? {}
+      : { injection: { verdict: ctx.injection.verdict, score: round3(ctx.injection.score), signals: [...ctx.injection.signals], action: ctx.injection.action } }),
   };
 }
 

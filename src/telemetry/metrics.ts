@@ -49,6 +49,7 @@ export class GatewayMetrics implements QueueObserver {
   readonly #rejections: KeyedCounter;
   readonly #ruleMatches: KeyedCounter;
   readonly #fallbacks: KeyedCounter;
+  readonly #injection: KeyedCounter;
   readonly #dropped: Counter<'destination' | 'reason'>;
   readonly #spilled: Counter<'destination'>;
   readonly #written: Counter<'destination'>;
@@ -90,6 +91,7 @@ export class GatewayMetrics implements QueueObserver {
     this.#rejections = new KeyedCounter(registry, 'perimeter_policy_rejections_total', 'Requests refused by policy, by error code and level.', ['code', 'level']);
     this.#ruleMatches = new KeyedCounter(registry, 'perimeter_policy_rule_matches_total', 'Policy rule matches by rule id.', ['rule']);
     this.#fallbacks = new KeyedCounter(registry, 'perimeter_fallbacks_total', 'Backends tried after the first, by the tier finally served.', ['tier']);
+    this.#injection = new KeyedCounter(registry, 'perimeter_injection_verdicts_total', 'Requests the prompt-injection guard did not find clean, by verdict and the action taken.', ['verdict', 'action']);
     this.#dropped = new Counter({ name: 'perimeter_records_dropped_total', help: 'Records lost, by destination and reason (queue_full, write_failed, closed, spill_failed).', labelNames: ['destination', 'reason'], registers: r });
     this.#spilled = new Counter({ name: 'perimeter_records_spilled_total', help: 'Records written to the spill file because a queue was full or a write kept failing.', labelNames: ['destination'], registers: r });
     this.#written = new Counter({ name: 'perimeter_records_written_total', help: 'Records written, by destination.', labelNames: ['destination'], registers: r });
@@ -123,6 +125,7 @@ export class GatewayMetrics implements QueueObserver {
     if (rec.status === 'rejected' && rec.errorCode !== null) this.#rejections.inc(1, rec.errorCode, level);
     for (const rule of rec.policy.matchedRules) this.#ruleMatches.inc(1, rule);
     if (rec.fallbacks > 0) this.#fallbacks.inc(rec.fallbacks, tier);
+    if (rec.injection !== undefined) this.#injection.inc(1, rec.injection.verdict, rec.injection.action);
   }
 
   setAlert(rule: string, backend: string, firing: boolean): void {

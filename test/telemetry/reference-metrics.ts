@@ -26,6 +26,7 @@ export class ReferenceMetrics implements QueueObserver {
   readonly #rejections: Counter<'code' | 'level'>;
   readonly #ruleMatches: Counter<'rule'>;
   readonly #fallbacks: Counter<'tier'>;
+  readonly #injection: Counter<'verdict' | 'action'>;
   readonly #dropped: Counter<'destination' | 'reason'>;
   readonly #spilled: Counter<'destination'>;
   readonly #written: Counter<'destination'>;
@@ -71,6 +72,7 @@ export class ReferenceMetrics implements QueueObserver {
     this.#rejections = new Counter({ name: 'perimeter_policy_rejections_total', help: 'Requests refused by policy, by error code and level.', labelNames: ['code', 'level'], registers: r });
     this.#ruleMatches = new Counter({ name: 'perimeter_policy_rule_matches_total', help: 'Policy rule matches by rule id.', labelNames: ['rule'], registers: r });
     this.#fallbacks = new Counter({ name: 'perimeter_fallbacks_total', help: 'Backends tried after the first, by the tier finally served.', labelNames: ['tier'], registers: r });
+    this.#injection = new Counter({ name: 'perimeter_injection_verdicts_total', help: 'Requests the prompt-injection guard did not find clean, by verdict and the action taken.', labelNames: ['verdict', 'action'], registers: r });
     this.#dropped = new Counter({ name: 'perimeter_records_dropped_total', help: 'Records lost, by destination and reason (queue_full, write_failed, closed, spill_failed).', labelNames: ['destination', 'reason'], registers: r });
     this.#spilled = new Counter({ name: 'perimeter_records_spilled_total', help: 'Records written to the spill file because a queue was full or a write kept failing.', labelNames: ['destination'], registers: r });
     this.#written = new Counter({ name: 'perimeter_records_written_total', help: 'Records written, by destination.', labelNames: ['destination'], registers: r });
@@ -110,6 +112,7 @@ export class ReferenceMetrics implements QueueObserver {
     if (rec.status === 'rejected' && rec.errorCode !== null) this.#rejections.inc({ code: rec.errorCode, level });
     for (const rule of rec.policy.matchedRules) this.#ruleMatches.inc({ rule });
     if (rec.fallbacks > 0) this.#fallbacks.inc({ tier }, rec.fallbacks);
+    if (rec.injection !== undefined) this.#injection.inc({ verdict: rec.injection.verdict, action: rec.injection.action });
   }
 
   setAlert(rule: string, backend: string, firing: boolean): void {
