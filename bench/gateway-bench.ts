@@ -100,6 +100,13 @@ interface Sample {
 
 const JSON_HEADERS = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` };
 
+/**
+ * Every request here repeats one prompt, so the classifier's segment cache would answer all
+ * but the first from memory and the table would show the cache, not the classifier. A real
+ * single-turn workload has new text each time; multi-turn gains are in CLASSIFIER-RESULTS.md.
+ */
+const NO_CACHE = 'cache: { maxChars: 0 }';
+
 function perimeterYaml(port: number, dir: string, extra: string): string {
   return `server: { host: 127.0.0.1, port: ${port} }
 logging: { level: warn }
@@ -127,7 +134,7 @@ backends:
  */
 function classifierOffYaml(): string {
   const ids = createClassifier().detectorIds;
-  return `classification: { crossSegment: false, disabled: [${ids.map((id) => JSON.stringify(id)).join(', ')}] }`;
+  return `classification: { crossSegment: false, ${NO_CACHE}, disabled: [${ids.map((id) => JSON.stringify(id)).join(', ')}] }`;
 }
 
 async function load(path: BenchPath, connections: number, stream: boolean, duration: number): Promise<Sample> {
@@ -269,7 +276,7 @@ async function main(): Promise<void> {
 
     const fullDir = mkdtempSync(join(dir, 'full-'));
     const fullConfig = join(fullDir, 'bench.yaml');
-    writeFileSync(fullConfig, perimeterYaml(FULL_PORT, fullDir, ''));
+    writeFileSync(fullConfig, perimeterYaml(FULL_PORT, fullDir, `classification: { ${NO_CACHE} }`));
     const full = await startServing([cli, 'serve', '--config', fullConfig], `http://127.0.0.1:${FULL_PORT}/readyz`, serverEnv);
     procs.push(full);
     addPath('full', 'Perimeter, full pipeline', `http://127.0.0.1:${FULL_PORT}`, full.pid);

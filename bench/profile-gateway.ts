@@ -8,7 +8,9 @@
  *   PROFILE_MODE=stream node dist/bench/profile-gateway.js    # streaming
  *   PROFILE=1 node dist/bench/profile-gateway.js              # also --cpu-prof, top functions
  *   PROFILE_SECONDS=8 PROFILE_ROUNDS=3 PROFILE_EXTRA_YAML='injection: { enabled: false }' ...
+ *   (PROFILE_EXTRA_YAML replaces the default, which turns the classifier's segment cache off: the prompt repeats)
  *   PROFILE_JOURNAL=false ...                                 # the records journal off (crash durability of answered requests)
+ *   PROFILE_NODE_FLAGS='--perf-basic-prof-only-functions' ... # then `perf record -e cpu-clock -g -p <gateway pid>`
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -134,7 +136,7 @@ async function main(): Promise<void> {
 logging: { level: warn }
 auth: { keys: [{ id: bench, insecurePlaintext: ${BENCH_KEY}, owner: bench }] }
 records: { store: { kind: sqlite, path: ${join(dir, 'records.db')} }, queue: { spillPath: ${join(dir, 'spill.jsonl')}, journal: ${process.env.PROFILE_JOURNAL ?? 'true'} } }
-${process.env.PROFILE_EXTRA_YAML ?? ''}
+${process.env.PROFILE_EXTRA_YAML ?? 'classification: { cache: { maxChars: 0 } }'}
 backends:
   - id: bench-onprem
     tier: on-prem
@@ -148,7 +150,9 @@ backends:
   );
   const profDir = join(dir, 'prof');
   const sim = await startProcess([cli, 'simulate', '--port', String(SIM_PORT), '--name', 'bench', '--no-record'], /simulator bench on/);
-  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  // PROFILE_NODE_FLAGS='--perf-basic-prof-only-functions' lets `perf record -p <gateway pid>` name JS frames.
+  const extra = (process.env.PROFILE_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  const flags = [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...extra];
   const spawnedAt = Date.now();
   const gateway = await startServing([...flags, cli, 'serve', '--config', config], `http://127.0.0.1:${GATEWAY_PORT}/readyz`);
   const url = `http://127.0.0.1:${GATEWAY_PORT}`;

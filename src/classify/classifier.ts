@@ -3,6 +3,7 @@ import { classifierConfigSchema, type ClassifierConfig, type ClassifierConfigInp
 import { applyCallerLabel, buildLevelTable, decideLevel, type CallerLabelOptions, type LevelTable } from './levels.js';
 import { normalize, toOriginalSpan } from './normalize.js';
 import { buildRegistry } from './registry.js';
+import { SegmentCache } from './segment-cache.js';
 import { DetectorBudgetError, ScanContext, type Detector } from './scan-context.js';
 import type { Candidate, Classification, Finding, Segment } from './types.js';
 
@@ -17,6 +18,8 @@ export interface Classifier {
   classifySegments(segments: readonly Segment[]): Classification;
   /** Raises (never lowers, unless the trusted-lowering hook says so) the level to a caller's label. */
   applyCallerLabel(classification: Classification, label: string | undefined, options?: CallerLabelOptions): Classification;
+  /** The segment cache's size and hit counts since this classifier was built. */
+  cacheStats(): { entries: number; chars: number; hits: number; misses: number };
 }
 
 /** Characters taken from each side of a boundary between consecutive segments for the cross-segment scan. */
@@ -52,6 +55,7 @@ export function createClassifier(config: ClassifierConfigInput | ClassifierConfi
   const disabledEntities = new Set(cfg.disabled);
   const engine = { cfg, detectors, table, allowValues, allowPatterns, disabledEntities };
   const crossEngine = { ...engine, detectors: crossDetectors };
+  const cache = new SegmentCache(cfg.cache.maxChars, cfg.cache.minChars);
 
   const classifySegments = (segments: readonly Segment[]): Classification => {
     const t0 = performance.now();
@@ -59,7 +63,16 @@ export function createClassifier(config: ClassifierConfigInput | ClassifierConfi
     const failures: Failure[] = [];
     const until = t0 + cfg.budget.totalMs;
     for (const seg of segments) {
-      scanText(engine, seg.text, seg.path, findings, failures, null, until);
+      const cacheable = cache.applies(seg.text);
+      const cached = cacheable ? cache.get(seg.path, seg.text) : undefined;
+      if (cached !== undefined) {
+        for (const f of cached) findings.push(f);
+      } else {
+        const from = findings.length;
+        const failed = failures.length;
+        scanText(engine, seg.text, seg.path, findings, failures, null, until);
+        if (cacheable && failures.length === failed) cache.set(seg.path, seg.text, findings.slice(from));
+      }
       if (performance.now() - t0 > cfg.budget.totalMs) {
         failures.push({ reason: `time budget of ${cfg.budget.totalMs} ms exceeded` });
         break;
@@ -81,6 +94,7 @@ export function createClassifier(config: ClassifierConfigInput | ClassifierConfi
     classify: (text, path = 'text') => classifySegments([{ path, text }]),
     classifySegments,
     applyCallerLabel: (c, label, options) => applyCallerLabel(c, label, cfg.levels, options),
+    cacheStats: () => cache.stats(),
   };
 }
 

@@ -120,6 +120,18 @@ export const classifierConfigSchema = z
         totalMs: z.number().positive().default(2_000),
       })
       .default({ perDetectorMs: 250, totalMs: 2_000 }),
+    /**
+     * Findings of segments already scanned, reused when the same field holds the same text
+     * again (a chat resends its history every turn). `maxChars: 0` turns it off.
+     */
+    cache: z
+      .strictObject({
+        /** Characters of segment text kept, all entries together (about 2 bytes each). */
+        maxChars: z.number().int().min(0).default(4_000_000),
+        /** Shorter segments are scanned every time: they cost less than an entry. */
+        minChars: z.number().int().min(1).default(256),
+      })
+      .default({ maxChars: 4_000_000, minChars: 256 }),
   })
   .superRefine((cfg, ctx) => {
     const names = new Set(cfg.levels);

@@ -427,6 +427,10 @@ export function alnumRunsOfLength(text: string, len: number): Int32Array {
   return Int32Array.from(at);
 }
 
+/**
+ * A detector must be a pure function of the context's text and path: the classifier keeps
+ * the findings of a scanned segment and answers the same field and text from that cache.
+ */
 export interface Detector {
   /** Stable id: `<family>.<name>`, used in findings, reasons and `disabled`. */
   readonly id: string;
