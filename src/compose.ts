@@ -314,6 +314,7 @@ async function composeServices(loaded: LoadedConfig, logger: Logger, federation:
       capacity: () => router.capacity.snapshot(),
       tierOf,
       backends: config.backends.map((b) => b.id),
+      classifierCache: () => classifier.cacheStats(),
     });
     const resolveSecret = (ref: string): string => resolveGatewaySecret(ref, loaded.gatewayEnv, config.secrets).reveal();
     const alerts = new AlertEvaluator(config.alerts, {

@@ -14,7 +14,10 @@ export interface Classifier {
   readonly detectorIds: readonly string[];
   /** Classifies one text. */
   classify(text: string, path?: string): Classification;
-  /** Classifies every text field of one request together, including values split across two segments. */
+  /**
+   * Classifies every text field of one request together, including values split across
+   * two segments. Segments seen before in the same field are answered from the cache.
+   */
   classifySegments(segments: readonly Segment[]): Classification;
   /** Raises (never lowers, unless the trusted-lowering hook says so) the level to a caller's label. */
   applyCallerLabel(classification: Classification, label: string | undefined, options?: CallerLabelOptions): Classification;
@@ -57,13 +60,16 @@ export function createClassifier(config: ClassifierConfigInput | ClassifierConfi
   const crossEngine = { ...engine, detectors: crossDetectors };
   const cache = new SegmentCache(cfg.cache.maxChars, cfg.cache.minChars);
 
-  const classifySegments = (segments: readonly Segment[]): Classification => {
+  // Only request segments use the cache: single texts (answers under the output scan,
+  // document chunks, snippets) rarely come back in the same field, so they would only push
+  // conversation turns out of it.
+  const run = (segments: readonly Segment[], useCache: boolean): Classification => {
     const t0 = performance.now();
     const findings: Finding[] = [];
     const failures: Failure[] = [];
     const until = t0 + cfg.budget.totalMs;
     for (const seg of segments) {
-      const cacheable = cache.applies(seg.text);
+      const cacheable = useCache && cache.applies(seg.text);
       const cached = cacheable ? cache.get(seg.path, seg.text) : undefined;
       if (cached !== undefined) {
         for (const f of cached) findings.push(f);
@@ -91,8 +97,8 @@ export function createClassifier(config: ClassifierConfigInput | ClassifierConfi
   return {
     levels: cfg.levels,
     detectorIds: detectors.map((d) => d.id),
-    classify: (text, path = 'text') => classifySegments([{ path, text }]),
-    classifySegments,
+    classify: (text, path = 'text') => run([{ path, text }], false),
+    classifySegments: (segments) => run(segments, true),
     applyCallerLabel: (c, label, options) => applyCallerLabel(c, label, cfg.levels, options),
     cacheStats: () => cache.stats(),
   };

@@ -24,6 +24,8 @@ export interface MetricsSources {
   readonly tierOf?: (backendId: string) => string | undefined;
   /** Backend ids to always report (so a never-used backend still shows its breaker). */
   readonly backends?: readonly string[];
+  /** The classifier's segment cache; Classifier.cacheStats fits. */
+  readonly classifierCache?: () => { readonly entries: number; readonly chars: number; readonly hits: number; readonly misses: number };
 }
 
 // OTel GenAI buckets: seconds for durations, powers of 4 for token counts.
@@ -158,7 +160,7 @@ export function createMetrics(sources: MetricsSources = {}): GatewayMetrics {
 
 /** The gauges read from live state at scrape time (breakers, capacity); shared with the test's reference metrics. */
 export function registerSnapshotGauges(registry: Registry, sources: MetricsSources): void {
-  const { health, capacity, tierOf, backends } = sources;
+  const { health, capacity, tierOf, backends, classifierCache } = sources;
   new Gauge({
     name: 'perimeter_breaker_state',
     help: 'Circuit breaker state per backend: 1 for the current state.',
@@ -202,6 +204,27 @@ export function registerSnapshotGauges(registry: Registry, sources: MetricsSourc
     collect() {
       this.reset();
       for (const c of capacity?.() ?? []) this.set({ backend: c.backendId }, c.queued);
+    },
+  });
+  if (classifierCache === undefined) return;
+  new Counter({
+    name: 'perimeter_classifier_cache_lookups_total',
+    help: "Segments looked up in the classifier's cache, by result (hit: not scanned again). Restarts at zero on reload.",
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      const s = classifierCache();
+      this.reset();
+      this.inc({ result: 'hit' }, s.hits);
+      this.inc({ result: 'miss' }, s.misses);
+    },
+  });
+  new Gauge({
+    name: 'perimeter_classifier_cache_chars',
+    help: "Characters of segment text held by the classifier's cache (bounded by classification.cache.maxChars).",
+    registers: [registry],
+    collect() {
+      this.set(classifierCache().chars);
     },
   });
 }

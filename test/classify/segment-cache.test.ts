@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import OpenAI from 'openai';
 import { createClassifier, type Detector, type Segment } from '../../src/classify/index.js';
+import { startStack, TEST_KEY } from '../helpers/gateway.js';
 
 // Written for this test: turns of a support conversation, some long enough to be kept.
 const FILLER = 'The onboarding checklist covers laptops, badges, accounts and the first week of training. ';
@@ -83,3 +85,28 @@ describe('the segment cache', () => {
     assert.deepEqual(c.classifySegments(segments), a);
   });
 });
+
+describe('the segment cache in a running gateway', () => {
+  it('serves the second turn of a chat from the cache, routes it the same, and reports lookups in /metrics', async () => {
+    const stack = await startStack();
+    try {
+      const openai = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: TEST_KEY, maxRetries: 0 });
+      const first = { role: 'user' as const, content: TURNS[0]! };
+      const one = await openai.chat.completions.create({ model: 'llama-3.1-8b-instruct', messages: [first] }).withResponse();
+      const two = await openai.chat.completions
+        .create({ model: 'llama-3.1-8b-instruct', messages: [first, { role: 'assistant', content: 'Noted.' }, { role: 'user', content: TURNS[3]! }] })
+        .withResponse();
+      // The card in the first turn still makes the whole conversation regulated.
+      assert.equal(one.response.headers.get('x-perimeter-sensitivity'), 'regulated');
+      assert.equal(two.response.headers.get('x-perimeter-sensitivity'), 'regulated');
+      assert.equal(two.response.headers.get('x-perimeter-tier'), 'on-prem');
+      const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+      assert.match(metrics, /perimeter_classifier_cache_lookups_total\{result="hit"\} 1\n/);
+      assert.match(metrics, /perimeter_classifier_cache_lookups_total\{result="miss"\} 2\n/);
+      assert.match(metrics, /perimeter_classifier_cache_chars \d+/);
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
