@@ -396,6 +396,7 @@ function renderExplanation(d) {
       h('dt', {}, 'Served by'), h('dd', {}, d.tier ? [tag(d.tier), ` ${d.backend} (${d.region})`] : 'nothing'),
       h('dt', {}, 'Policy'), h('dd', {}, h('code', {}, d.policy.version ?? '–')),
       h('dt', {}, 'Matched rules'), h('dd', {}, d.policy.matchedRules.length === 0 ? 'none' : d.policy.matchedRules.join(', ')),
+      h('dt', {}, 'Injection guard'), h('dd', { 'data-testid': 'explanation-injection' }, d.injection ? [tag(d.injection.verdict, 'bad'), ` score ${d.injection.score}, action ${d.injection.action}; rules: ${d.injection.signals.join(', ') || 'none'}`] : 'clean, or not run'),
       h('dt', {}, 'Pseudonymised'), h('dd', {}, d.effects.pseudonymized ? `yes (for ${d.effects.pseudonymizeFor.join(', ')})` : 'no'),
       h('dt', {}, 'Tokens'), h('dd', {}, `${num(d.tokens.input)} in, ${num(d.tokens.output)} out${d.tokens.estimated ? ' (estimated)' : ''}`),
       h('dt', {}, 'Cost'), h('dd', {}, `${usd(d.costDetail.amount)} (${d.costDetail.basis})`),

@@ -372,6 +372,7 @@ export function explanation(src: DashboardSources, r: DecisionRecord): object {
     attempts: r.attempts,
     fallbacks: r.fallbacks,
     breakers: r.breakers,
+    injection: r.injection ?? null,
     tokens: r.tokens,
     latency: r.latency,
     costDetail: r.cost,
