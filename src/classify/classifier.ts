@@ -69,15 +69,15 @@ export function createClassifier(config: ClassifierConfigInput | ClassifierConfi
     const failures: Failure[] = [];
     const until = t0 + cfg.budget.totalMs;
     for (const seg of segments) {
-      const cacheable = useCache && cache.applies(seg.text);
-      const cached = cacheable ? cache.get(seg.path, seg.text) : undefined;
+      const key = useCache && cache.applies(seg.text) ? SegmentCache.key(seg.path, seg.text) : undefined;
+      const cached = key === undefined ? undefined : cache.get(key);
       if (cached !== undefined) {
         for (const f of cached) findings.push(f);
       } else {
         const from = findings.length;
         const failed = failures.length;
         scanText(engine, seg.text, seg.path, findings, failures, null, until);
-        if (cacheable && failures.length === failed) cache.set(seg.path, seg.text, findings.slice(from));
+        if (key !== undefined && failures.length === failed) cache.set(key, findings.slice(from));
       }
       if (performance.now() - t0 > cfg.budget.totalMs) {
         failures.push({ reason: `time budget of ${cfg.budget.totalMs} ms exceeded` });

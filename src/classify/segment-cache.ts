@@ -27,9 +27,13 @@ export class SegmentCache {
     return this.#maxChars > 0 && text.length >= this.#minChars && text.length <= this.#maxChars;
   }
 
-  /** Copies of the findings kept for this segment, or undefined. */
-  get(path: string, text: string): Finding[] | undefined {
-    const key = keyOf(path, text);
+  /** The key of a segment: made once per lookup, since hashing it reads the whole text. */
+  static key(path: string, text: string): string {
+    return `${path}\u0000${text}`;
+  }
+
+  /** Copies of the findings kept under `key`, or undefined. */
+  get(key: string): Finding[] | undefined {
     const found = this.#entries.get(key);
     if (found === undefined) {
       this.#misses++;
@@ -42,8 +46,7 @@ export class SegmentCache {
     return found.map((f) => ({ ...f }));
   }
 
-  set(path: string, text: string, findings: readonly Finding[]): void {
-    const key = keyOf(path, text);
+  set(key: string, findings: readonly Finding[]): void {
     if (this.#entries.has(key)) return;
     this.#entries.set(key, findings.map((f) => Object.freeze({ ...f })));
     this.#chars += key.length;
@@ -57,8 +60,4 @@ export class SegmentCache {
   stats(): { entries: number; chars: number; hits: number; misses: number } {
     return { entries: this.#entries.size, chars: this.#chars, hits: this.#hits, misses: this.#misses };
   }
-}
-
-function keyOf(path: string, text: string): string {
-  return `${path}\u0000${text}`;
 }
